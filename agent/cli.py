@@ -1,0 +1,87 @@
+"""`agent [--config PATH] [-v] [--debug] COMMAND`: one error boundary for every command.
+
+Commands live one per module in agent/commands/ and only parse arguments and call one
+function; AgentError becomes a message and its exit code here, tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from agent import __version__
+from agent.app import App
+from agent.commands import check, digest, people, rules, run, status, sync
+from agent.errors import AgentError
+
+log = logging.getLogger("agent")
+
+
+class AgentGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AgentError as exc:
+            if _debug(ctx):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the one boundary: a bug is still one readable message
+            if _debug(ctx):
+                raise
+            log.debug("unexpected error", exc_info=True)
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for "
+                "the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+        finally:
+            if isinstance(ctx.obj, App):
+                ctx.obj.close()
+
+
+def _debug(ctx: click.Context) -> bool:
+    return isinstance(ctx.obj, App) and ctx.obj.debug
+
+
+@click.group(cls=AgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (default: $AGENT_CONFIG, then $XDG_CONFIG_HOME/agent/config.toml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what is being done.")
+@click.option("--debug", is_flag=True, help="Log everything; show tracebacks.")
+@click.version_option(__version__, prog_name="agent")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool, debug: bool) -> None:
+    """Watches your mail and calendars and tells you which relationships need care."""
+    _setup_logging(verbose, debug)
+    ctx.obj = App(config_path=config_path, verbose=verbose, debug=debug)
+
+
+def _setup_logging(verbose: bool, debug: bool) -> None:
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if not debug:
+        # imapclient logs protocol lines (including LOGIN) at DEBUG: never below WARNING here.
+        logging.getLogger("imapclient").setLevel(logging.WARNING)
+
+
+for module in (check, sync, people, digest, rules, run, status):
+    for command in module.COMMANDS:
+        main.add_command(command)

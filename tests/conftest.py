@@ -1,0 +1,8 @@
+"""Fixtures for real servers live in tests/servers/; each module is a pytest plugin."""
+
+pytest_plugins = [
+    "tests.servers.dovecot",
+    "tests.servers.postgres",
+    "tests.servers.radicale",
+    "tests.servers.smtp",
+]
