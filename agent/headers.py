@@ -1,0 +1,276 @@
+"""Parse the few header fields sync needs, cheaply, into a MessageMeta.
+
+The stdlib's ``email.policy.default`` parser costs several times the IMAP fetch itself, so we
+unfold and split the header block by hand and decode only the values we keep. Anything odd
+(quoted names, comments, encoded words) goes through ``email.utils`` / ``email.header``.
+Nothing here raises on bad input: what cannot be read is recorded in ``problems``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
+from email.header import decode_header
+from email.utils import getaddresses, parsedate_to_datetime
+
+from agent.model import Address, MessageMeta
+
+# The fields IMAP fetches with BODY.PEEK[HEADER.FIELDS (...)]; keep in step with parse_headers.
+FIELDS: tuple[str, ...] = (
+    "From", "Sender", "To", "Cc", "Bcc", "Date", "Message-ID", "In-Reply-To", "References",
+    "Subject", "List-Id", "List-Unsubscribe", "Precedence", "Auto-Submitted", "Return-Path",
+    "Content-Type", "Delivered-To", "X-Original-To", "X-Autoreply", "X-Autorespond",
+)  # fmt: skip
+
+# Fields a message may carry several times that add up (all recipients, all references); for
+# every other field the first occurrence wins, as with the stdlib's ``msg[name]``.
+_LIST_FIELDS = frozenset({"to", "cc", "bcc", "delivered-to", "x-original-to", "references"})
+# RFC 5322 lines end in CRLF; bare LF and CR are seen in the wild. str.splitlines() would also
+# split on form feeds, U+2028 and friends that can occur inside a (decoded) header value.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# A field name, optional blanks (obsolete syntax, still seen), a colon, the value.
+_FIELD_LINE = re.compile(r"([^\s:]+)[ \t]*:(.*)", re.DOTALL)
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_SIMPLE_ADDR = re.compile(
+    r"^\s*(?:([^<>\"(),;:\\]*?)\s*<([^<>\s\"(),;:\\]+@[^<>\s\"(),;:\\]+)>|([^<>\s\"(),;:\\]+@[^<>\s\"(),;:\\]+))\s*$"
+)
+_NOREPLY = re.compile(
+    r"(^|[-_.+=])(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]?daemon|postmaster|bounces?|"
+    r"notifications?|auto[-_.]?reply|automailer)([-_.+=]|$)|noreply|donotreply"
+)
+_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+_TOKEN = re.compile(r"\s*([a-z0-9-]+)")
+_NULL_PATH = re.compile(r"\s*<\s*>")
+_EPOCH_FLOOR = datetime(1971, 1, 1, tzinfo=UTC)
+_FUTURE_SLACK = timedelta(days=2)
+
+
+def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageMeta:
+    """Build a MessageMeta from a raw header block (bytes, any line endings, any charset).
+
+    ``fallback_date`` (IMAP INTERNALDATE or file mtime) is used when Date is missing or
+    unparseable. Example: ``parse_headers(b"From: a@x.org\\r\\nDate: ...\\r\\n\\r\\n").sender``.
+    """
+    fields = split_fields(raw)
+    problems: list[str] = []
+    date, date_source = _date(fields.get("date"), fallback_date, problems)
+    sender = _first(_addresses(fields.get("from"), problems))
+    if sender is None:
+        sender = _first(_addresses(fields.get("sender"), problems))
+    return MessageMeta(
+        key=_key(fields),
+        date=date,
+        date_source=date_source,
+        sender=sender,
+        to=_addresses(fields.get("to"), problems),
+        cc=_addresses(fields.get("cc"), problems),
+        bcc=_addresses(fields.get("bcc"), problems),
+        delivered_to=tuple(
+            a.email for a in _addresses(_join(fields, "delivered-to", "x-original-to"), problems)
+        ),
+        in_reply_to=_first_id(fields.get("in-reply-to")),
+        references=tuple(_MSGID.findall(fields.get("references", ""))),
+        automated=automated_reason(fields, sender),
+        problems=tuple(problems),
+    )
+
+
+def split_fields(raw: bytes) -> dict[str, str]:
+    """Unfold a header block into {lower-case name: value}.
+
+    Repeated address-list fields (To, Cc, Bcc, Delivered-To, X-Original-To) and References are
+    joined by ', '; for any other repeated field the first occurrence wins. Lines that are not
+    fields (an mbox "From " line, garbage) are skipped; the first empty line ends the block.
+    Example: ``split_fields(b"From: a@x.org\\r\\n")`` == ``{"from": "a@x.org"}``.
+    """
+    lines = _LINE_END.split(_decode(raw))
+    fields: dict[str, list[list[str]]] = {}
+    current: list[str] | None = None  # the value parts of the field being unfolded
+    started = False
+    for line in lines:
+        if not line.strip():
+            if started:
+                break  # end of the header block
+            continue
+        started = True
+        if line[0] in " \t":
+            if current is not None:
+                current.append(line.strip())
+            continue
+        match = _FIELD_LINE.match(line)
+        if match is None:
+            current = None
+            continue
+        current = [match.group(2).strip()]
+        fields.setdefault(match.group(1).lower(), []).append(current)
+    return {name: _combine(name, values) for name, values in fields.items()}
+
+
+def _combine(name: str, values: list[list[str]]) -> str:
+    unfolded = [" ".join(part for part in value if part) for value in values]
+    if name in _LIST_FIELDS:
+        return ", ".join(v for v in unfolded if v)
+    return unfolded[0]
+
+
+def _decode(raw: bytes) -> str:
+    # PostgreSQL refuses NUL in text, and no header means one.
+    raw = raw.replace(b"\0", b"")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # 8-bit bytes in headers: mostly latin-1 / cp1252 from old clients, line by line.
+        return "\n".join(_decode_line(line) for line in raw.splitlines())
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("cp1252", "replace")
+
+
+def _join(fields: dict[str, str], *names: str) -> str | None:
+    values = [fields[n] for n in names if n in fields]
+    return ", ".join(values) if values else None
+
+
+def _key(fields: dict[str, str]) -> str:
+    mid = _first_id(fields.get("message-id"))
+    if mid:
+        return mid
+    # Whitespace normalized: servers re-fold long headers differently.
+    parts = (" ".join(fields.get(n, "").split()) for n in ("from", "to", "date", "subject"))
+    basis = "\0".join(parts)
+    return "h:" + hashlib.sha1(basis.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _first_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    match = _MSGID.search(value)
+    if match:
+        return match.group(1)
+    token = value.strip().split()[0] if value.strip() else ""
+    return token.strip("<>") or None
+
+
+def _date(
+    value: str | None, fallback: datetime | None, problems: list[str]
+) -> tuple[datetime, str]:
+    parsed = _parse_date(value) if value else None
+    if parsed is not None and _plausible(parsed):
+        return parsed, "header"
+    if value:
+        problems.append(f"unusable Date header {value[:60]!r}")
+    else:
+        problems.append("no Date header")
+    if fallback is not None:
+        return _utc(fallback), "fallback"
+    return _EPOCH_FLOOR, "none"
+
+
+def _parse_date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    return _utc(parsed)
+
+
+def _utc(value: datetime) -> datetime:
+    # RFC 5322 "-0000" (and some INTERNALDATEs) come out naive: they mean UTC.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _plausible(value: datetime) -> bool:
+    return _EPOCH_FLOOR <= value <= datetime.now(UTC) + _FUTURE_SLACK
+
+
+def _addresses(value: str | None, problems: list[str]) -> tuple[Address, ...]:
+    if not value:
+        return ()
+    out: list[Address] = []
+    seen: set[str] = set()
+    for name, email in _split_addresses(value):
+        email = email.strip().strip("<>").lower()
+        local, _, domain = email.rpartition("@")
+        if not local or not domain or email in seen or " " in email:
+            continue
+        seen.add(email)
+        out.append(Address(email=email, name=_decode_name(name, problems)))
+    return tuple(out)
+
+
+def _split_addresses(value: str) -> list[tuple[str, str]]:
+    parts = value.split(",")
+    simple = [_SIMPLE_ADDR.match(p) for p in parts if p.strip()]
+    if all(simple):
+        return [(m.group(1) or "", m.group(2) or m.group(3)) for m in simple if m]
+    try:
+        return getaddresses([value])
+    except Exception:  # noqa: BLE001 - the stdlib parser has raised many types on garbage
+        return []
+
+
+def _decode_name(name: str, problems: list[str]) -> str:
+    name = name.strip().strip('"').strip()
+    if "=?" not in name:
+        return name
+    try:
+        parts = decode_header(name)
+    except (HeaderParseError, ValueError, LookupError):  # bad base64, ...
+        problems.append(f"undecodable name {name[:40]!r}")
+        return name
+    text = "".join(_decode_word(part, charset, problems) for part, charset in parts)
+    return " ".join(text.split()).strip('"')
+
+
+def _decode_word(part: bytes | str, charset: str | None, problems: list[str]) -> str:
+    if isinstance(part, str):
+        return part
+    if charset is None:
+        return part.decode("raw-unicode-escape")  # how decode_header encoded the plain text
+    charset = charset.split("*", 1)[0]  # RFC 2231 "utf-8*en": a language tag
+    try:
+        return part.decode(charset, "replace")
+    except LookupError:
+        problems.append(f"unknown charset {charset[:40]!r} in a name")
+        return part.decode("utf-8", "replace")
+
+
+def _first(addresses: tuple[Address, ...]) -> Address | None:
+    return addresses[0] if addresses else None
+
+
+def automated_reason(fields: dict[str, str], sender: Address | None) -> str | None:
+    """Why this message is not part of a relationship (list, bulk, auto-reply, ...), or None."""
+    if "list-id" in fields or "list-unsubscribe" in fields:
+        return "mailing list"
+    precedence = _TOKEN.match(fields.get("precedence", "").lower())
+    if precedence and precedence.group(1) in _BULK_PRECEDENCE:
+        return "bulk precedence"
+    auto = _TOKEN.match(fields.get("auto-submitted", "").lower())
+    if auto and auto.group(1) != "no":  # "no", "no (comment)", "no; x=y" are a person
+        return "auto-submitted"
+    if "x-autoreply" in fields or "x-autorespond" in fields:
+        return "auto-reply"
+    if _NULL_PATH.match(fields.get("return-path", "")):
+        return "bounce"
+    if fields.get("content-type", "").strip().lower().startswith("multipart/report"):
+        return "delivery report"
+    if sender is not None and is_noreply(sender.email):
+        return "no-reply sender"
+    return None
+
+
+def is_noreply(email: str) -> bool:
+    """True for no-reply style senders: noreply@, mailer-daemon@, bounces+x@, ..."""
+    local = email.split("@", 1)[0].lower()
+    return bool(_NOREPLY.search(local))

@@ -1,0 +1,73 @@
+"""Records that flow from connectors into the store: metadata only, never bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A lower-cased e-mail address and the display name it came with (RFC 2047 decoded)."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMeta:
+    """What we keep of one message.
+
+    ``key`` identifies the message across folders, accounts and UIDVALIDITY resets: the
+    Message-ID, or ``"h:"`` plus a hash of From, To, Date and Subject when it has none.
+    ``date`` is always timezone-aware UTC; ``date_source`` says whether it came from the Date
+    header or from the fallback (IMAP INTERNALDATE, file mtime).
+    """
+
+    key: str
+    date: datetime
+    date_source: str  # "header" | "fallback" | "none"
+    sender: Address | None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    delivered_to: tuple[str, ...] = ()
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    automated: str | None = None  # why it is not a relationship, or None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        return self.to + self.cc + self.bcc
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A message as found in one place: (folder, location) within a source."""
+
+    folder: str
+    location: str  # IMAP UID or Maildir base file name
+    meta: MessageMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    email: str
+    name: str = ""
+    partstat: str = "NEEDS-ACTION"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingMeta:
+    """One occurrence of a calendar event.
+
+    ``key`` is stable across re-syncs and series edits: UID plus the occurrence's original
+    start (RECURRENCE-ID) in UTC.
+    """
+
+    key: str
+    start: datetime  # aware UTC
+    organizer: str | None
+    attendees: tuple[Attendee, ...] = field(default_factory=tuple)
+    status: str = "CONFIRMED"

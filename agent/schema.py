@@ -1,0 +1,203 @@
+"""Database schema (SQLAlchemy Core) and its versioned migrations.
+
+Why not Alembic: one embedded database per user, migrations run by the program itself at open,
+no autogenerate needed. A ``schema_version`` row and an ordered list of steps do that job in
+forty lines with no extra dependency or script directory; each step runs in the transaction
+that bumps the version, so a crash mid-migration leaves the old version intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    select,
+)
+
+from agent.errors import UserError
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite has no time zone type, and SQLAlchemy's
+    SQLite DATETIME writes the wall-clock digits and drops the offset. Converting to UTC on the
+    way in keeps comparisons (``date <= until`` with a Europe/Berlin ``until``) right there, and
+    marking naive results UTC on the way out gives callers aware datetimes on both backends.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, not {type(value).__name__}")
+        if value.tzinfo is None:
+            # Naive means UTC here, as for everything read back; PostgreSQL would otherwise
+            # read it in the server's TimeZone.
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+# One row per distinct message (the key is the Message-ID or a header hash).
+messages = Table(
+    "messages",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("date", UTCDateTime(), nullable=False),
+    Column("date_source", String(16), nullable=False),
+    Column("sender", String(320)),
+    Column("sender_name", String(512)),
+    Column("automated", String(64)),  # why it is not a relationship, NULL when it is
+    Column("recipient_count", Integer, nullable=False),
+    Column("in_reply_to", String(512)),
+    Index("ix_messages_date", "date"),
+)
+
+# To, Cc, Bcc and delivered-to addresses of a message; the union over all its copies.
+message_addresses = Table(
+    "message_addresses",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("role", String(12), primary_key=True),  # to | cc | bcc | delivered
+    Column("email", String(320), primary_key=True),
+    Column("name", String(512)),
+    Index("ix_message_addresses_email", "email"),
+)
+
+message_refs = Table(
+    "message_refs",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("ref", String(512), primary_key=True),
+)
+
+# Where each message was seen: the idempotence key for connectors.
+locations = Table(
+    "locations",
+    metadata,
+    Column("source", String(128), primary_key=True),
+    Column("folder", String(512), primary_key=True),
+    Column("validity", String(64), primary_key=True),  # IMAP UIDVALIDITY; "" for Maildir
+    Column("location", String(255), primary_key=True),  # UID or Maildir base name
+    Column("key", String(512), nullable=False),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("source", String(128), primary_key=True),
+    Column("folder", String(512), primary_key=True),
+    Column("state", Text, nullable=False),  # JSON, connector-specific
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("key", String(700), primary_key=True),  # UID + original start of the occurrence
+    Column("source", String(128), nullable=False),
+    Column("start", UTCDateTime(), nullable=False),
+    Column("organizer", String(320)),
+    Column("status", String(16), nullable=False),
+    Index("ix_meetings_source", "source"),
+)
+
+meeting_attendees = Table(
+    "meeting_attendees",
+    metadata,
+    Column("key", String(700), primary_key=True),
+    Column("email", String(320), primary_key=True),
+    Column("name", String(512)),
+    Column("partstat", String(32), nullable=False),
+)
+
+# Stable person ids: one row per canonical key (a configured person's first address, or an address).
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("canonical", String(320), nullable=False, unique=True),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(128), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("new_count", Integer, nullable=False, default=0),
+    Column("ok", Boolean, nullable=False, default=False),
+    Column("error", Text),
+    Index("ix_sync_runs_source", "source", "started_at"),
+)
+
+# What digests went out: the daemon's exactly-once record (one row per period).
+digests = Table(
+    "digests",
+    metadata,
+    Column("period", String(32), primary_key=True),
+    Column("sent_at", UTCDateTime(), nullable=False),
+    Column("message_id", String(512), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("findings", Integer, nullable=False),
+)
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not schema_version])
+
+
+# Append new steps; never edit a released one.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+CURRENT_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema to CURRENT_VERSION in the caller's transaction; return the old version.
+
+    Raises UserError when the database was written by a newer agent (we cannot read it safely).
+    """
+    schema_version.create(conn, checkfirst=True)
+    found = conn.execute(select(schema_version.c.version)).scalar()
+    version = found or 0
+    if version > CURRENT_VERSION:
+        raise UserError(
+            f"database schema version {version} is newer than this agent understands "
+            f"({CURRENT_VERSION}); upgrade the agent or point [database] url at another database"
+        )
+    for step in MIGRATIONS[version:]:
+        step(conn)
+    if found is None:
+        conn.execute(schema_version.insert().values(version=CURRENT_VERSION))
+    elif version != CURRENT_VERSION:
+        conn.execute(schema_version.update().values(version=CURRENT_VERSION))
+    return version

@@ -1,0 +1,594 @@
+"""The store: SQLAlchemy Core over SQLite (default) or PostgreSQL.
+
+Idempotent by construction: every write is insert-or-ignore on a natural key, and a
+connector's cursor is written in the same transaction as the rows it covers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from agent import schema as s
+from agent.errors import OperationError, UserError
+from agent.model import Address, Located, MeetingMeta, MessageMeta
+
+log = logging.getLogger(__name__)
+
+# Keep each statement under SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 500
+# Column widths (agent/schema.py). PostgreSQL enforces them, so values are fitted on the way in.
+ID_WIDTH = 512
+EMAIL_WIDTH = 320
+NAME_WIDTH = 512
+LOCATION_WIDTH = 255
+MEETING_KEY_WIDTH = 700
+# A copy whose date came from its Date header beats one dated by INTERNALDATE or mtime.
+_DATE_RANK = {"header": 2, "fallback": 1, "none": 0}
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    new_count: int
+    ok: bool
+    error: str | None
+
+
+class Store:
+    """Open with ``Store.open(url)``; every public method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (creating and migrating as needed) the database at ``url``."""
+        engine = _create_engine(url)
+        try:
+            with engine.begin() as conn:
+                old = s.migrate(conn)  # raises UserError for a newer schema
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            reason = getattr(exc, "orig", None) or exc
+            raise OperationError(f"cannot open database {_safe_url(url)}: {reason}") from None
+        except UserError:
+            engine.dispose()
+            raise
+        if old != s.CURRENT_VERSION:
+            log.info("database schema migrated from version %d to %d", old, s.CURRENT_VERSION)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- mail ---------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        source: str,
+        folder: str,
+        validity: str,
+        found: Sequence[Located],
+        cursor: dict[str, Any] | None = None,
+    ) -> int:
+        """Record messages seen at (source, folder, validity) and advance the folder's cursor.
+
+        One transaction: either the messages and the cursor are stored, or neither.
+        Returns how many messages were new to the database (not just to this folder).
+        A copy seen again adds its addresses (a Sent copy carries the Bcc an INBOX copy lacks),
+        raises the stored recipient count to the largest copy's, and replaces a fallback date
+        with a Date header's.
+        """
+        with self.engine.begin() as conn:
+            new = self._ingest(conn, source, folder, validity, found)
+            if cursor is not None:
+                self._set_cursor(conn, source, folder, cursor)
+        return new
+
+    def _ingest(
+        self, conn: Connection, source: str, folder: str, validity: str, found: Sequence[Located]
+    ) -> int:
+        new = 0
+        for start in range(0, len(found), CHUNK):
+            chunk = found[start : start + CHUNK]
+            rows: dict[str, dict[str, Any]] = {}
+            for item in chunk:
+                row = _message_row(item.meta)
+                rows[row["key"]] = _better_row(rows.get(row["key"]), row)
+            known = self._known_messages(conn, set(rows))
+            fresh = [row for key, row in rows.items() if key not in known]
+            new += len(fresh)
+            self._insert_ignore(conn, s.messages, fresh)
+            for key, row in rows.items():
+                if key in known:
+                    merged = _better_row(known[key], row)
+                    if merged is not known[key]:
+                        self._update_message(conn, merged)
+            self._insert_ignore(conn, s.message_addresses, _address_rows(chunk))
+            self._insert_ignore(conn, s.message_refs, _ref_rows(chunk))
+            self._insert_ignore(conn, s.locations, _location_rows(source, folder, validity, chunk))
+        return new
+
+    def _known_messages(self, conn: Connection, keys: set[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        m = s.messages.c
+        query = select(m.key, m.date, m.date_source, m.recipient_count).where(m.key.in_(keys))
+        return {row.key: dict(row._mapping) for row in conn.execute(query)}
+
+    def _update_message(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(
+            update(s.messages)
+            .where(s.messages.c.key == row["key"])
+            .values(
+                date=row["date"],
+                date_source=row["date_source"],
+                recipient_count=row["recipient_count"],
+            )
+        )
+
+    def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        stmt = dialect.insert(table).on_conflict_do_nothing()
+        conn.execute(stmt, rows)
+
+    def known_locations(self, source: str, folder: str, validity: str = "") -> set[str]:
+        """Locations already stored for a folder (Maildir's incremental state)."""
+        query = select(s.locations.c.location).where(
+            s.locations.c.source == source,
+            s.locations.c.folder == folder,
+            s.locations.c.validity == validity,
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def message_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.messages)).scalar() or 0)
+
+    # -- cursors ------------------------------------------------------------------------
+
+    def get_cursor(self, source: str, folder: str) -> dict[str, Any] | None:
+        query = select(s.cursors.c.state).where(
+            s.cursors.c.source == source, s.cursors.c.folder == folder
+        )
+        with self.engine.connect() as conn:
+            state = conn.execute(query).scalar()
+        return json.loads(state) if state else None
+
+    def set_cursor(self, source: str, folder: str, state: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            self._set_cursor(conn, source, folder, state)
+
+    def _set_cursor(
+        self, conn: Connection, source: str, folder: str, state: dict[str, Any]
+    ) -> None:
+        where = (s.cursors.c.source == source) & (s.cursors.c.folder == folder)
+        conn.execute(delete(s.cursors).where(where))
+        row = {
+            "source": source,
+            "folder": folder,
+            "state": json.dumps(state, sort_keys=True),
+            "updated_at": _now(),
+        }
+        conn.execute(s.cursors.insert().values(**row))
+
+    # -- calendars ----------------------------------------------------------------------
+
+    def replace_meetings(
+        self,
+        source: str,
+        found: Iterable[MeetingMeta],
+        cursor: dict[str, Any] | None = None,
+        *,
+        only_keys: set[str] | None = None,
+        full: bool = True,
+    ) -> int:
+        """Store meetings from a calendar source; return how many keys are new to the database.
+
+        ``full=True``: ``found`` is everything the source holds now, so this source's other
+        meetings are removed (an event deleted upstream disappears). ``full=False``: an
+        incremental change set; ``only_keys`` are keys to delete (events removed upstream).
+        """
+        found = list({m.key: m for m in (_fit_meeting(m) for m in found)}.values())
+        only_keys = {_fit(k, MEETING_KEY_WIDTH, hashed=True) for k in only_keys or ()}
+        with self.engine.begin() as conn:
+            before = self._meeting_keys(conn, source)
+            existing = self._known_meeting_keys(conn, {m.key for m in found})
+            gone = before - {m.key for m in found} if full else set(only_keys or ())
+            self._delete_meetings(conn, gone | {m.key for m in found})
+            self._insert_meetings(conn, source, found)
+            if cursor is not None:
+                self._set_cursor(conn, source, "", cursor)
+        return len({m.key for m in found} - existing)
+
+    def _meeting_keys(self, conn: Connection, source: str) -> set[str]:
+        query = select(s.meetings.c.key).where(s.meetings.c.source == source)
+        return set(conn.execute(query).scalars())
+
+    def _known_meeting_keys(self, conn: Connection, keys: set[str]) -> set[str]:
+        out: set[str] = set()
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            query = select(s.meetings.c.key).where(s.meetings.c.key.in_(part))
+            out.update(conn.execute(query).scalars())
+        return out
+
+    def _delete_meetings(self, conn: Connection, keys: set[str]) -> None:
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            conn.execute(delete(s.meeting_attendees).where(s.meeting_attendees.c.key.in_(part)))
+            conn.execute(delete(s.meetings).where(s.meetings.c.key.in_(part)))
+
+    def _insert_meetings(self, conn: Connection, source: str, found: list[MeetingMeta]) -> None:
+        rows = [
+            {
+                "key": m.key,
+                "source": source,
+                "start": m.start,
+                "organizer": _email(m.organizer),
+                "status": m.status,
+            }
+            for m in found
+        ]
+        attendees = [
+            {"key": m.key, "email": a.email, "name": _name(a.name), "partstat": a.partstat}
+            for m in found
+            for a in {a.email: a for a in m.attendees}.values()
+            if _email(a.email)
+        ]
+        for start in range(0, max(len(rows), len(attendees)), CHUNK):
+            self._insert_ignore(conn, s.meetings, rows[start : start + CHUNK])
+            self._insert_ignore(conn, s.meeting_attendees, attendees[start : start + CHUNK])
+
+    # -- people ids ---------------------------------------------------------------------
+
+    def person_ids(self, canonicals: Iterable[str]) -> dict[str, int]:
+        """Stable integer ids for canonical person keys, created on first sight."""
+        wanted = set(canonicals)
+        with self.engine.begin() as conn:
+            ids = self._person_ids(conn, wanted)
+            missing = wanted - ids.keys()
+            if missing:
+                self._insert_ignore(conn, s.people, [{"canonical": c} for c in sorted(missing)])
+                ids.update(self._person_ids(conn, missing))
+        return ids
+
+    def _person_ids(self, conn: Connection, wanted: set[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            query = select(s.people.c.canonical, s.people.c.id).where(
+                s.people.c.canonical.in_(part)
+            )
+            out.update({c: int(i) for c, i in conn.execute(query)})
+        return out
+
+    # -- reading for stats --------------------------------------------------------------
+
+    def iter_messages(self, until: datetime | None = None) -> Iterator[Any]:
+        """Rows of messages (key, date, sender, sender_name, automated, recipient_count,
+        in_reply_to), oldest first, dated at or before ``until`` (any time zone).
+
+        ``date`` is timezone-aware UTC on every backend (schema.UTCDateTime).
+        """
+        m = s.messages.c
+        query = select(
+            m.key, m.date, m.sender, m.sender_name, m.automated, m.recipient_count, m.in_reply_to
+        ).order_by(m.date, m.key)
+        if until is not None:
+            query = query.where(s.messages.c.date <= until)
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=5000).execute(query)
+
+    def iter_addresses(self) -> Iterator[Any]:
+        """Rows (key, role, email, name) of every message's recipients."""
+        a = s.message_addresses.c
+        query = select(a.key, a.role, a.email, a.name)
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=5000).execute(query)
+
+    def iter_refs(self) -> Iterator[Any]:
+        query = select(s.message_refs.c.key, s.message_refs.c.ref)
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=5000).execute(query)
+
+    def iter_meetings(self, until: datetime | None = None) -> Iterator[Any]:
+        """Rows (key, start, organizer, status, email, name, partstat), one per attendee."""
+        query = (
+            select(
+                s.meetings.c.key,
+                s.meetings.c.start,
+                s.meetings.c.organizer,
+                s.meetings.c.status,
+                s.meeting_attendees.c.email,
+                s.meeting_attendees.c.name,
+                s.meeting_attendees.c.partstat,
+            )
+            .join(s.meeting_attendees, s.meeting_attendees.c.key == s.meetings.c.key)
+            .order_by(s.meetings.c.start, s.meetings.c.key)
+        )
+        if until is not None:
+            query = query.where(s.meetings.c.start <= until)
+        with self.engine.connect() as conn:
+            yield from conn.execute(query)
+
+    # -- sync runs and digests ----------------------------------------------------------
+
+    def start_run(self, source: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                s.sync_runs.insert().values(source=source, started_at=_now(), new_count=0, ok=False)
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(self, run_id: int, new_count: int, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                s.sync_runs.update()
+                .where(s.sync_runs.c.id == run_id)
+                .values(finished_at=_now(), new_count=new_count, ok=error is None, error=error)
+            )
+
+    def last_runs(self) -> dict[str, SyncRun]:
+        """The latest sync run per source."""
+        latest = (
+            select(s.sync_runs.c.source, func.max(s.sync_runs.c.id).label("id"))
+            .group_by(s.sync_runs.c.source)
+            .subquery()
+        )
+        query = select(s.sync_runs).join(latest, latest.c.id == s.sync_runs.c.id)
+        with self.engine.connect() as conn:
+            return {r.source: _sync_run(r) for r in conn.execute(query)}
+
+    def recent_errors(self, limit: int = 10) -> list[SyncRun]:
+        query = (
+            select(s.sync_runs)
+            .where(s.sync_runs.c.error.is_not(None))
+            .order_by(s.sync_runs.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_sync_run(r) for r in conn.execute(query)]
+
+    def digest_sent(self, period: str) -> bool:
+        query = select(func.count()).select_from(s.digests).where(s.digests.c.period == period)
+        with self.engine.connect() as conn:
+            return bool(conn.execute(query).scalar())
+
+    def record_digest(
+        self, period: str, message_id: str, recipient: str, findings: int, sent_at: datetime
+    ) -> bool:
+        """Record a sent digest; False if this period was already recorded.
+
+        Insert-or-ignore on the period, so two processes racing for one period cannot both win.
+        """
+        row = {
+            "period": period,
+            "sent_at": sent_at,
+            "message_id": message_id,
+            "recipient": recipient,
+            "findings": findings,
+        }
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        stmt = dialect.insert(s.digests).values(**row).on_conflict_do_nothing()
+        with self.engine.begin() as conn:
+            if not self.engine.dialect.insert_returning:  # SQLite before 3.35
+                return int(conn.execute(stmt).rowcount) == 1
+            # psycopg reports rowcount -1 here: ask for the inserted key instead.
+            return conn.execute(stmt.returning(s.digests.c.period)).first() is not None
+
+    def last_digest(self) -> dict[str, Any] | None:
+        query = select(s.digests).order_by(s.digests.c.sent_at.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return {
+            "period": row.period,
+            "sent_at": row.sent_at,
+            "message_id": row.message_id,
+            "recipient": row.recipient,
+            "findings": row.findings,
+        }
+
+
+def _message_row(meta: MessageMeta) -> dict[str, Any]:
+    sender = _email(meta.sender.email) if meta.sender else None
+    return {
+        "key": _fit_id(meta.key),
+        "date": meta.date,
+        "date_source": meta.date_source,
+        "sender": sender,
+        "sender_name": _name(meta.sender.name) if sender and meta.sender else None,
+        "automated": meta.automated,
+        "recipient_count": len(meta.recipients),
+        "in_reply_to": _fit_id(meta.in_reply_to) if meta.in_reply_to else None,
+    }
+
+
+def _better_row(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` unless ``new`` has a better-sourced date or more recipients (then a merge)."""
+    if old is None:
+        return new
+    old_rank, new_rank = _DATE_RANK.get(old["date_source"], 0), _DATE_RANK.get(new["date_source"])
+    better_date = new_rank is not None and new_rank > old_rank
+    if not better_date and new["recipient_count"] <= old["recipient_count"]:
+        return old
+    merged = dict(old)
+    if better_date:
+        merged.update(date=new["date"], date_source=new["date_source"])
+    merged["recipient_count"] = max(old["recipient_count"], new["recipient_count"])
+    return merged
+
+
+def _address_rows(chunk: Sequence[Located]) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for item in chunk:
+        m = item.meta
+        key = _fit_id(m.key)
+        delivered = tuple(Address(email) for email in m.delivered_to)
+        groups: tuple[tuple[str, tuple[Address, ...]], ...] = (
+            ("to", m.to),
+            ("cc", m.cc),
+            ("bcc", m.bcc),
+            ("delivered", delivered),
+        )
+        for role, addresses in groups:
+            for a in addresses:
+                email = _email(a.email)
+                if email and (key, role, email) not in rows:
+                    row = {"key": key, "role": role, "email": email, "name": _name(a.name)}
+                    rows[(key, role, email)] = row
+    return list(rows.values())
+
+
+def _ref_rows(chunk: Sequence[Located]) -> list[dict[str, Any]]:
+    rows = {}
+    for item in chunk:
+        m = item.meta
+        key = _fit_id(m.key)
+        refs = {_fit_id(r) for r in m.references if r}
+        if m.in_reply_to:
+            refs.add(_fit_id(m.in_reply_to))
+        for ref in refs:
+            rows[(key, ref)] = {"key": key, "ref": ref}
+    return list(rows.values())
+
+
+def _location_rows(
+    source: str, folder: str, validity: str, chunk: Sequence[Located]
+) -> list[dict[str, Any]]:
+    rows = {}
+    for item in chunk:
+        location = _fit(item.location, LOCATION_WIDTH, hashed=True)
+        rows[location] = {
+            "source": source,
+            "folder": folder,
+            "validity": validity,
+            "location": location,
+            "key": _fit_id(item.meta.key),
+        }
+    return list(rows.values())
+
+
+def _fit(value: str, width: int, hashed: bool = False) -> str:
+    """``value`` without NUL characters (PostgreSQL refuses them), fitted to a column width.
+
+    An identifier too long is replaced by a hash, so equal values still compare equal; a
+    name is cut.
+    """
+    value = value.replace("\x00", "")
+    if len(value) <= width:
+        return value
+    if hashed:
+        return "#" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return value[:width]
+
+
+def _fit_id(value: str) -> str:
+    return _fit(value, ID_WIDTH, hashed=True)
+
+
+def _email(value: str | None) -> str | None:
+    # RFC 5321 caps a path at 256 octets: anything longer is junk, not a person.
+    if not value or len(value) > EMAIL_WIDTH:
+        return None
+    return _fit(value, EMAIL_WIDTH)
+
+
+def _name(value: str | None) -> str | None:
+    return _fit(value, NAME_WIDTH) if value else None
+
+
+def _fit_meeting(m: MeetingMeta) -> MeetingMeta:
+    key = _fit(m.key, MEETING_KEY_WIDTH, hashed=True)
+    return m if key == m.key else dataclasses.replace(m, key=key)
+
+
+def _sync_run(r: Any) -> SyncRun:
+    return SyncRun(r.source, r.started_at, r.finished_at, r.new_count, bool(r.ok), r.error)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable url>"
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserError(f"[database] url: {url!r} is not a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed.database or "")
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise UserError(f"[database] url: {exc}") from None
+    raise UserError(f"[database] url: backend {parsed.get_backend_name()!r} is not supported")
+
+
+def _sqlite_engine(database: str) -> Engine:
+    if database and database != ":memory:":
+        path = Path(database).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            # The database holds who talks to whom: private to the user from the first byte.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        database = str(path)
+    engine = create_engine(f"sqlite:///{database}")
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
