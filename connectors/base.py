@@ -1,0 +1,38 @@
+"""The interface every connector implements, and the progress callback sync hands it."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+from agent.config import MeConfig
+from agent.store import Store
+
+
+class Progress(Protocol):
+    """Told about long work: ``progress(source, folder, done, total)``; total may be None."""
+
+    def __call__(self, source: str, folder: str, done: int, total: int | None) -> None: ...
+
+
+def no_progress(source: str, folder: str, done: int, total: int | None) -> None:
+    """A Progress that says nothing."""
+
+
+class Connector(Protocol):
+    """One source of interactions (a mail account or a calendar).
+
+    ``sync`` polls the source once, incrementally, and stores what is new; it returns how many
+    messages or meetings were new to the database. It raises ``OperationError`` when the source
+    cannot be reached or refuses us, and ``UserError`` when its configuration cannot work.
+    Whatever it stored before failing stays stored, with its cursor: the next sync resumes.
+    """
+
+    NAME: ClassVar[str]
+
+    def __init__(self, config: Any, me: MeConfig) -> None: ...
+
+    def check(self) -> str:
+        """Log in (or open) and return a one-line description of what was found."""
+        ...
+
+    def sync(self, store: Store, progress: Progress = no_progress) -> int: ...
