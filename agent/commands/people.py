@@ -1,0 +1,56 @@
+"""`agent people` and `agent person QUERY`: the network, and one person in depth."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from agent.app import App
+from agent.commands.options import as_date, as_of_option
+from agent.network import load_network, load_reports
+from agent.person import PersonReport
+from agent.views import find_person, people_table, person_view
+
+
+@click.command()
+@as_of_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_obj
+def people(app: App, as_of: datetime | None, fmt: str) -> None:
+    """Every person with their key metrics."""
+    reports = load_reports(app.config, app.store(), app.as_of(as_date(as_of)))
+    if fmt == "json":
+        click.echo(json.dumps([r.to_json() for r in reports], indent=2, ensure_ascii=False))
+    else:
+        click.echo(people_table(reports))
+
+
+@click.command()
+@click.argument("query")
+@as_of_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_obj
+def person(app: App, query: str, as_of: datetime | None, fmt: str) -> None:
+    """One person (id, address or part of the name): history, metrics, which rules fire and why."""
+    moment = app.as_of(as_date(as_of))
+    network = load_network(app.config, app.store(), moment)
+    report: PersonReport = find_person(network.reports, query)
+    history = network.derived.by_person.get(network.canonical[report.person.id], [])
+    outcomes = _explain(app, report)
+    click.echo(person_view(report, history, outcomes, app.config.me.tz, fmt, moment))
+
+
+def _explain(app: App, report: PersonReport) -> list[object]:
+    from rules.engine import explain
+    from rules.loader import load_ruleset
+
+    return list(explain(load_ruleset(app.config.rule_files), report))
+
+
+COMMANDS = [people, person]

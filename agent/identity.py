@@ -1,0 +1,81 @@
+"""Identity: which addresses are me, which are ignored, which belong to the same person.
+
+Pure: built from the config alone. A configured [[people]] entry merges its addresses under
+its first address (the canonical key); any other address is a person of its own.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import timedelta
+
+from agent.config import Config, PersonConfig
+from agent.headers import is_noreply
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What config says about a person: name, tags and the cadence that applies."""
+
+    canonical: str
+    name: str
+    emails: tuple[str, ...]
+    tags: tuple[str, ...]
+    cadence: timedelta | None
+
+
+class Identity:
+    def __init__(self, config: Config) -> None:
+        self.me = frozenset(e.lower() for e in config.me.emails)
+        self._patterns = config.ignore.addresses
+        self._domains = config.ignore.domains
+        self._cadence_by_tag = config.cadence
+        self._canonical: dict[str, str] = {}
+        self._profiles: dict[str, PersonConfig] = {}
+        for person in config.people:
+            if not person.emails:
+                continue
+            canonical = person.emails[0]
+            self._profiles[canonical] = person
+            for email in person.emails:
+                self._canonical.setdefault(email, canonical)
+
+    def is_me(self, email: str) -> bool:
+        return email in self.me
+
+    def ignored(self, email: str) -> bool:
+        """True for [ignore] matches and no-reply style addresses: never people."""
+        if email in self._canonical:
+            return False  # configured explicitly: the user wants this one
+        domain = email.rsplit("@", 1)[-1]
+        if any(domain == d or domain.endswith("." + d) for d in self._domains):
+            return True
+        if any(fnmatch.fnmatchcase(email, p) for p in self._patterns):
+            return True
+        return is_noreply(email)
+
+    def canonical(self, email: str) -> str | None:
+        """The person key for an address, or None when it is me or not a person."""
+        if email in self.me or self.ignored(email):
+            return None
+        return self._canonical.get(email, email)
+
+    def profile(self, canonical: str) -> Profile | None:
+        person = self._profiles.get(canonical)
+        if person is None:
+            return None
+        return Profile(
+            canonical=canonical,
+            name=person.name,
+            emails=person.emails,
+            tags=person.tags,
+            cadence=self.cadence_for(person),
+        )
+
+    def cadence_for(self, person: PersonConfig) -> timedelta | None:
+        """The person's own cadence, else the shortest cadence of their tags."""
+        if person.cadence is not None:
+            return person.cadence
+        by_tag = [self._cadence_by_tag[t] for t in person.tags if t in self._cadence_by_tag]
+        return min(by_tag) if by_tag else None

@@ -1,0 +1,143 @@
+"""Terminal views of people: the `agent people` table and the `agent person` page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.errors import UserError
+from agent.interactions import Interaction
+from agent.metrics import METRICS
+from agent.person import PersonReport
+
+HISTORY_LINES = 15
+KIND_LABELS = {"out": "you wrote", "in": "they wrote", "meeting": "met"}
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "id"),
+    ("name", "name"),
+    ("email", "email"),
+    ("emails_sent", "sent"),
+    ("emails_received", "recv"),
+    ("meetings", "met"),
+    ("last_contact", "last"),
+    ("silence_days", "silent"),
+    ("gap_p90_days", "gap90"),
+    ("started_by_me_share", "you start"),
+    ("reply_owed_days", "owed"),
+)
+
+
+def people_table(reports: Sequence[PersonReport]) -> str:
+    """A fixed-width table, one person per line, most recently in touch first."""
+    if not reports:
+        return "no people yet: run `agent sync` first"
+    ordered = sorted(reports, key=lambda r: r.stats.get("last_contact") or "", reverse=True)
+    rows = [[h for _, h in COLUMNS]] + [_row(r) for r in ordered]
+    widths = [min(max(len(row[i]) for row in rows), 32) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell[:32].ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _row(report: PersonReport) -> list[str]:
+    values = {
+        "id": report.person.id,
+        "name": report.person.name,
+        "email": report.person.emails[0] if report.person.emails else "",
+    }
+    cells = []
+    for key, _ in COLUMNS:
+        value = values.get(key, report.stats.get(key))
+        if key == "started_by_me_share" and value is not None:
+            value = f"{value * 100:.0f}%"
+        cells.append(_fmt(value))
+    return cells
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def find_person(reports: Sequence[PersonReport], query: str) -> PersonReport:
+    """By id, exact address, or part of the name/address (case-insensitive); one match only."""
+    q = query.strip().lower()
+    if q.isdigit():
+        exact = [r for r in reports if r.person.id == int(q)]
+        if exact:
+            return exact[0]
+    by_email = [r for r in reports if q in r.person.emails]
+    if by_email:
+        return by_email[0]
+    found = [
+        r for r in reports if q in r.person.name.lower() or any(q in e for e in r.person.emails)
+    ]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UserError(f"nobody matches {query!r}; `agent people` lists everyone")
+    names = ", ".join(
+        f"{r.person.name} <{r.person.emails[0]}> (id {r.person.id})" for r in found[:10]
+    )
+    raise UserError(f"{len(found)} people match {query!r}: {names}; be more specific or use an id")
+
+
+def person_view(
+    report: PersonReport,
+    history: Sequence[Interaction],
+    outcomes: Sequence[Any],
+    tz: ZoneInfo,
+    fmt: str,
+    as_of: datetime,
+) -> str:
+    if fmt == "json":
+        data = report.to_json()
+        data["history"] = [_history_json(i, tz) for i in history if i.when <= as_of]
+        data["rules"] = [_outcome_json(o) for o in outcomes]
+        return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    p = report.person
+    lines = [f"{p.name} (id {p.id})", "  " + ", ".join(p.emails)]
+    if p.tags:
+        lines.append("  tags: " + ", ".join(p.tags))
+    lines += ["", "Metrics:"]
+    lines += [f"  {m.name:<26} {_fmt(report.stats.get(m.name)):<12} {m.unit}" for m in METRICS]
+    lines += ["", "Rules:"] + [f"  {_outcome_text(o)}" for o in outcomes]
+    past = [i for i in history if i.when <= as_of]
+    lines += ["", f"Latest interactions ({min(len(past), HISTORY_LINES)} of {len(past)}):"]
+    lines += [f"  {_history_text(i, tz)}" for i in reversed(past[-HISTORY_LINES:])]
+    return "\n".join(lines)
+
+
+def _history_text(i: Interaction, tz: ZoneInfo) -> str:
+    flags = " (mass mail)" if i.mass else ""
+    return f"{i.when.astimezone(tz):%Y-%m-%d %H:%M}  {KIND_LABELS.get(i.kind, i.kind)}{flags}"
+
+
+def _history_json(i: Interaction, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "when": i.when.astimezone(tz).isoformat(),
+        "kind": i.kind,
+        "mass": i.mass,
+        "direct": i.direct,
+    }
+
+
+def _outcome_text(outcome: Any) -> str:
+    describe = getattr(outcome, "describe", None)
+    return str(describe()) if callable(describe) else str(outcome)
+
+
+def _outcome_json(outcome: Any) -> Any:
+    to_json = getattr(outcome, "to_json", None)
+    return to_json() if callable(to_json) else str(outcome)
