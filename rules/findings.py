@@ -1,0 +1,34 @@
+"""A finding: one rule firing for one person, with the evidence that made it fire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.person import Person
+
+SEVERITIES = ("info", "warning", "alert")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str  # info | warning | alert
+    person: Person
+    message: str
+    suggestion: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rank(self) -> int:
+        return SEVERITIES.index(self.severity)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "person": self.person.to_json(),
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "evidence": self.evidence,
+        }
