@@ -1,0 +1,43 @@
+"""`agent digest [--as-of DATE] [--format text|markdown|html|json] [--send]`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from agent.app import App
+from agent.delivery import deliver_digest, prepare_digest
+from agent.errors import UserError
+from agent.render import FORMATS, render
+
+
+@click.command("digest")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Evaluate as of the end of this day (default: now).")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format when printing (default: text).")  # fmt: skip
+@click.option("--send", is_flag=True, help="E-mail it (text and HTML parts) instead of "
+              "printing it; the send is recorded for the current [digest] period.")  # fmt: skip
+@click.pass_obj
+def digest(app: App, as_of: datetime | None, fmt: str | None, send: bool) -> None:
+    """Build the digest: fading, one-sided and owed relationships, with suggestions."""
+    day = as_of.date() if as_of else None
+    if send:
+        if fmt:
+            raise UserError(
+                "--format only applies to printing; with --send the e-mail carries text "
+                "and HTML parts ([digest] format picks the primary one)"
+            )
+        now = datetime.now(app.config.me.tz)
+        as_of_end = app.as_of(day) if day else None
+        result = deliver_digest(app.config, app.store(), now, as_of=as_of_end)
+        note = "" if result.recorded else f" (period {result.period} was already recorded)"
+        click.echo(f"digest sent to {result.recipient}: {result.findings} findings, "
+                   f"Message-ID {result.message_id}{note}")  # fmt: skip
+        return
+    built = prepare_digest(app.config, app.store(), app.as_of(day))
+    click.echo(render(built, fmt or "text", app.config.me.language), nl=False)
+
+
+COMMANDS: list[click.Command] = [digest]

@@ -1,0 +1,143 @@
+"""agent/mailer.py against real aiosmtpd servers on loopback: plain, AUTH, SSL, STARTTLS."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent import mailer
+from agent.config import Config
+from agent.errors import OperationError, UserError
+from tests.digest_fixtures import config
+from tests.servers.common import free_port
+from tests.servers.smtp import PASSWORD, USER, SmtpServer
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+PARTS = [("plain", "Fading (1)\n  Carla Diaz\n"), ("html", "<p>Fading (1) – Carla Díaz</p>\n")]
+
+pytestmark = pytest.mark.smtp
+
+
+def smtp_config(server: SmtpServer, security: str = "none", **smtp: Any) -> Config:
+    table = {"host": server.host, "port": server.port, "security": security, **smtp}
+    return config(digest={"to": "ana@example.org"}, smtp=table)
+
+
+def send(cfg: Config, subject: str = "Your relationship digest — 2026-11-23") -> str:
+    env = mailer.envelope(cfg)
+    return mailer.send(env, mailer.build_message(env, subject, PARTS, NOW))
+
+
+def lf(text: str) -> str:
+    return text.replace("\r\n", "\n")  # SMTP carries CRLF line ends
+
+
+def test_sends_multipart_alternative_with_both_parts(smtp_server: SmtpServer) -> None:
+    message_id = send(smtp_config(smtp_server, **{"from": "agent@example.org"}))
+    [got] = smtp_server.received
+    assert got.mail_from == "agent@example.org" and got.rcpt_tos == ["ana@example.org"]
+    msg = got.message
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert lf(msg.get_body(("plain",)).get_content()) == PARTS[0][1]
+    assert lf(msg.get_body(("html",)).get_content()) == PARTS[1][1]
+    assert msg["Message-ID"] == message_id and message_id.endswith("@example.org>")
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["X-Auto-Response-Suppress"] == "All"
+    assert msg["From"] == "agent@example.org" and msg["To"] == "ana@example.org"
+    assert msg["Subject"] == "Your relationship digest — 2026-11-23"
+    assert msg["Date"].datetime == NOW
+
+
+def test_localized_subject_survives_encoding(smtp_server: SmtpServer) -> None:
+    send(smtp_config(smtp_server), "Dein Beziehungs-Überblick — 2026-11-23")
+    assert smtp_server.messages[0]["Subject"] == "Dein Beziehungs-Überblick — 2026-11-23"
+
+
+def test_login_with_configured_secret(smtp_auth_server: SmtpServer) -> None:
+    cfg = smtp_config(smtp_auth_server, username=USER, password=PASSWORD,
+                      **{"from": "ana@example.org"})  # fmt: skip
+    send(cfg)
+    assert len(smtp_auth_server.messages) == 1
+
+
+def test_login_refused(smtp_auth_server: SmtpServer) -> None:
+    cfg = smtp_config(smtp_auth_server, username=USER, password="wrong",
+                      **{"from": "ana@example.org"})  # fmt: skip
+    with pytest.raises(OperationError, match=rf"127\.0\.0\.1:{smtp_auth_server.port}.*535"):
+        send(cfg)
+    assert smtp_auth_server.messages == []
+
+
+def test_recipient_refused(smtp_refusing_server: SmtpServer) -> None:
+    with pytest.raises(OperationError, match=r"refused ana@example\.org: 550 5\.7\.1 Relaying"):
+        send(smtp_config(smtp_refusing_server))
+
+
+def test_server_down() -> None:
+    down = SmtpServer("127.0.0.1", free_port())
+    with pytest.raises(OperationError, match=rf"cannot reach SMTP server 127\.0\.0\.1:{down.port}"):
+        send(smtp_config(down))
+
+
+def test_implicit_tls_verified_with_ca_file(smtp_tls_server: SmtpServer) -> None:
+    send(smtp_config(smtp_tls_server, "ssl", ca_file=smtp_tls_server.ca_file))
+    assert len(smtp_tls_server.messages) == 1
+
+
+def test_starttls_verified_with_ca_file(smtp_starttls_server: SmtpServer) -> None:
+    send(smtp_config(smtp_starttls_server, "starttls", ca_file=smtp_starttls_server.ca_file))
+    assert len(smtp_starttls_server.messages) == 1
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_untrusted_certificate_is_refused(
+    security: str, smtp_tls_server: SmtpServer, smtp_starttls_server: SmtpServer
+) -> None:
+    server = smtp_tls_server if security == "ssl" else smtp_starttls_server
+    with pytest.raises(OperationError, match="certificate not trusted"):
+        send(smtp_config(server, security))
+    assert server.messages == []
+
+
+def test_plain_client_against_server_requiring_starttls(smtp_starttls_server: SmtpServer) -> None:
+    with pytest.raises(OperationError, match="530"):
+        send(smtp_config(smtp_starttls_server, "none"))
+
+
+def test_starttls_not_offered_never_falls_back(smtp_server: SmtpServer) -> None:
+    with pytest.raises(OperationError, match="STARTTLS"):
+        send(smtp_config(smtp_server, "starttls"))
+    assert smtp_server.messages == []
+
+
+def test_unreadable_ca_file_is_a_config_error(smtp_tls_server: SmtpServer) -> None:
+    with pytest.raises(UserError, match="ca_file"):
+        send(smtp_config(smtp_tls_server, "ssl", ca_file="/nonexistent/ca.pem"))
+
+
+def test_plain_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> None:
+    down = SmtpServer("192.0.2.1", 25)  # TEST-NET-1: never routed
+    smtp = {"host": down.host, "port": 25, "security": "none", "timeout": 0.2}
+    cfg = config(digest={"to": "ana@example.org"}, smtp=smtp)
+    with pytest.raises(OperationError):
+        send(cfg)
+    assert "unencrypted" in caplog.text
+
+
+def test_envelope_needs_smtp_and_recipient() -> None:
+    with pytest.raises(UserError, match=r"\[smtp\]"):
+        mailer.envelope(config(digest={"to": "ana@example.org"}))
+    with pytest.raises(UserError, match=r"\[digest\] to"):
+        mailer.envelope(config(smtp={"host": "localhost"}))
+
+
+def test_sender_falls_back_to_username_then_recipient() -> None:
+    smtp = {"host": "localhost", "username": "ana@smtp.example"}
+    assert mailer.envelope(config(digest={"to": "a@x.org"}, smtp=smtp)).sender == "ana@smtp.example"
+    assert mailer.envelope(config(digest={"to": "a@x.org"}, smtp={"host": "h"})).sender == "a@x.org"
+    with pytest.raises(UserError, match="from"):
+        mailer.envelope(config(digest={"to": "a@x.org"}, smtp={"host": "h", "username": "ana"}))

@@ -1,0 +1,153 @@
+"""agent/render: every format in every language; hostile names stay inert."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from agent.digest import Digest, build_digest
+from agent.i18n import LANGUAGES, translator
+from agent.person import Person
+from agent.render import FORMATS, render
+from agent.render.common import HEADINGS, NOTHING
+from agent.render.markdown import escape
+from rules.findings import Finding
+from tests.digest_fixtures import AS_OF, CARLA, EVE, HOSTILE, finding, findings, reports
+
+ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "table", "tr", "td", "h1", "h2", "p",
+                "div", "span"}  # fmt: skip
+
+
+class TagCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(html: str) -> TagCollector:
+    collector = TagCollector()
+    collector.feed(html)
+    collector.close()
+    return collector
+
+
+@pytest.fixture
+def digest() -> Digest:
+    return build_digest(reports(), findings(), AS_OF)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_and_language(digest: Digest, fmt: str, language: str) -> None:
+    out = render(digest, fmt, language)
+    assert out.endswith("\n")
+    assert "Carla Diaz" in out
+    if fmt == "json":
+        assert json.loads(out) == json.loads(json.dumps(digest.to_json()))
+        return
+    _ = translator(language)
+    for rule in ("reply-owed", "fading", "follow-up", "one-sided"):
+        assert _(HEADINGS[rule]) in out
+    assert "2026-11-20" in out
+    if language != "en":
+        assert "Your network" not in out  # the summary heading is translated
+
+
+def test_headings_are_localized(digest: Digest) -> None:
+    assert "Fading (1)" in render(digest, "text", "en")
+    assert "Verblassend (1)" in render(digest, "text", "de")
+    assert "Respuesta pendiente (1)" in render(digest, "markdown", "es")
+    assert "Risposta in sospeso (1)" in render(digest, "html", "it")
+
+
+def test_groups_appear_in_importance_order(digest: Digest) -> None:
+    out = render(digest, "text", "en")
+    positions = [out.index(h) for h in ("Reply owed (", "Fading (", "Follow up (", "One-sided (")]
+    assert positions == sorted(positions)
+
+
+def test_text_fits_the_terminal_width(digest: Digest) -> None:
+    long = finding("fading", CARLA, silence_days=300)
+    long = Finding(long.rule, long.severity, long.person, long.message + " word" * 60,
+                   "x" * 150, long.evidence)  # fmt: skip
+    for language in LANGUAGES:
+        out = render(build_digest(reports(), [*findings(), long], AS_OF), "text", language)
+        assert max(len(line) for line in out.splitlines()) <= 78
+
+
+def test_text_item_layout(digest: Digest) -> None:
+    out = render(digest, "text", "en")
+    assert "  !  Carla Diaz <carla@example.com>\n" in out
+    # The name prefix of the message is not repeated under the name.
+    assert "     Fading for 199 days.\n" in out
+    assert "     → Send Carla something useful.\n" in out
+
+
+def test_no_findings_says_so() -> None:
+    empty = build_digest(reports(), [], AS_OF)
+    for language in LANGUAGES:
+        _ = translator(language)
+        for fmt in ("text", "markdown", "html"):
+            flat = " ".join(render(empty, fmt, language).split())
+            assert " ".join(_(NOTHING).split()[:4]) in flat
+
+
+def test_html_is_a_complete_inert_document(digest: Digest) -> None:
+    out = render(digest, "html", "de")
+    assert out.startswith("<!DOCTYPE html>") and '<html lang="de">' in out
+    parsed = parse(out)
+    assert {tag for tag, _ in parsed.tags} <= ALLOWED_TAGS
+    for _tag, attrs in parsed.tags:
+        names = {name for name, _value in attrs}
+        assert not {n for n in names if n.startswith("on")}
+        assert not names & {"src", "href", "class", "id"}  # inline styles, nothing external
+    assert "<script" not in out.lower() and "<style" not in out.lower()
+
+
+def test_html_escapes_everything_from_mail(digest: Digest) -> None:
+    out = render(digest, "html", "en")
+    assert HOSTILE not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img" in out
+    assert "eve+&lt;b&gt;@evil.example" in out
+    # The hostile name survives as text, exactly.
+    assert HOSTILE in "".join(parse(out).text)
+
+
+def test_markdown_escapes_names() -> None:
+    assert escape("*bold* [x](http://e) <b>") == r"\*bold\* \[x\]\(http://e\) \<b\>"
+    out = render(build_digest(reports(), findings(), AS_OF), "markdown", "en")
+    assert "<script>" not in out and r"\<script\>" in out
+
+
+def test_control_characters_never_reach_the_terminal() -> None:
+    mallory = Person(11, "Mallory\x1b[2J\u202e", ("m@x.example",))
+    sneaky = Finding("fading", "warning", mallory, "hi\r\nthere\x07", "", {})
+    for fmt in ("text", "markdown", "html"):
+        out = render(build_digest([], [sneaky], AS_OF), fmt, "en")
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out and "\r" not in out
+
+
+def test_empty_suggestion_gets_a_kind_default_in_the_reader_language() -> None:
+    bare = Finding("reply-owed", "alert", EVE, "waiting", "", {})
+    assert "Answer &lt;script&gt;" in render(build_digest([], [bare], AS_OF), "html", "en")
+    bare = Finding("fading", "info", CARLA, "quiet", "", {})
+    assert "Schick Carla etwas Nützliches" in render(build_digest([], [bare], AS_OF), "text", "de")
+
+
+def test_user_rule_heading_is_its_readable_id() -> None:
+    digest = build_digest([], [finding("fading-close", CARLA)], AS_OF)
+    assert "Fading close (1)" in render(digest, "text", "de")
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(ValueError, match="format"):
+        render(build_digest([], [], AS_OF), "pdf", "en")
