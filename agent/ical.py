@@ -1,0 +1,269 @@
+"""iCalendar text -> one MeetingMeta per occurrence I take part in. Pure: no I/O, clock passed in.
+
+Every connector that reads calendars (a file, an HTTP feed, CalDAV resources) goes through
+``parse_calendar``, so the same calendar gives the same meetings however it was fetched.
+
+Each series (the events sharing a UID: the master and its RECURRENCE-ID overrides) is expanded
+on its own, so one broken event costs a warning naming the origin and the UID, never the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+import recurring_ical_events
+import x_wr_timezone
+from icalendar import Calendar, Component
+
+from agent.config import MeConfig
+from agent.model import Attendee, MeetingMeta
+
+# Occurrences are stored this far ahead: an unchanged feed answers 304 and is not re-expanded,
+# so meetings stored now must still cover the months until the next real fetch.
+HORIZON = timedelta(days=400)
+# Relationships are not measured before this; a fixed floor (rather than each file's earliest
+# event) keeps the window identical whether a calendar arrives whole or split into resources.
+FLOOR = datetime(1970, 1, 1, tzinfo=UTC)
+# A series yielding more is a mistake (FREQ=MINUTELY since 1990) that would stall every sync;
+# ten years of a daily meeting is about 3,700.
+MAX_OCCURRENCES = 20_000
+PARTSTATS = ("NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED")
+
+
+class CalendarError(ValueError):
+    """The text as a whole is not iCalendar: nothing in it can be trusted."""
+
+
+@dataclass
+class Parsed:
+    """What one calendar text yields: meetings with me, how many series it had, and warnings."""
+
+    meetings: list[MeetingMeta] = field(default_factory=list)
+    events: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, other: Parsed) -> None:
+        self.meetings.extend(other.meetings)
+        self.events += other.events
+        self.warnings.extend(other.warnings)
+
+
+def parse_calendar(
+    data: bytes | str, me: MeConfig, now: datetime, origin: str = "<calendar>"
+) -> Parsed:
+    """Meetings with me in ``data``, from FLOOR to ``now`` + HORIZON.
+
+    ``origin`` (a path, URL or href) prefixes every warning. Raises CalendarError when the
+    text is not iCalendar at all; a bad event is skipped with a warning instead.
+    Example: ``parse_calendar(ics, me, now, "work.ics").meetings[0].key``
+    -> ``"a1b2@example.org/20240506T080000Z"``.
+    """
+    reader = _Reader(me, origin)
+    for calendar in _load(data, origin):
+        reader.read(calendar, FLOOR, now.astimezone(UTC) + HORIZON)
+    return reader.result
+
+
+def _load(data: bytes | str, origin: str) -> list[Calendar]:
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    data = data.lstrip("\ufeff")  # Windows exporters start with a byte order mark
+    head = data.lstrip()[:4096].upper()
+    if head.startswith("BEGIN:V") and "BEGIN:VCALENDAR" not in head:
+        # A lone VEVENT (some "save event as" exports): read it as a one-event calendar.
+        data = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{data.strip()}\r\nEND:VCALENDAR\r\n"
+    elif "BEGIN:VCALENDAR" not in head:
+        raise CalendarError(f"{origin}: not iCalendar (no BEGIN:VCALENDAR)")
+    try:
+        calendars = Calendar.from_ical(data, multiple=True)
+    except Exception as exc:  # noqa: BLE001  the parser raises many types on malformed input
+        raise CalendarError(f"{origin}: not valid iCalendar: {exc}") from None
+    return [c for c in calendars if isinstance(c, Calendar)]
+
+
+class _Reader:
+    """Collects meetings and warnings over the calendars of one text."""
+
+    def __init__(self, me: MeConfig, origin: str) -> None:
+        self.me = frozenset(e.lower() for e in me.emails)
+        self.tz: tzinfo = me.tz
+        self.origin = origin
+        self.result = Parsed()
+        self._warned: set[str] = set()
+
+    def warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            self.result.warnings.append(f"{self.origin}: {message}")
+
+    def read(self, calendar: Calendar, start: datetime, end: datetime) -> None:
+        calendar = self._standard(calendar)
+        cancelled = str(calendar.get("METHOD", "")).upper() == "CANCEL"
+        timezones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+        for uid, events in _series(calendar).items():
+            self.result.events += 1
+            try:
+                if not self._involves_me(events):
+                    continue  # expanding a series I am not in would only cost time
+                self._check_zones(uid, events)
+                occurrences = _expand(calendar, timezones, events, start)
+                found = list(self._meetings(uid, occurrences, end, cancelled))
+            except Exception as exc:  # noqa: BLE001  malformed events fail in arbitrary ways
+                self.warn(f"event {uid!r} skipped: {type(exc).__name__}: {exc}")
+                continue
+            self.result.meetings.extend(m for m in found if m is not None)
+
+    def _standard(self, calendar: Calendar) -> Calendar:
+        # Google's X-WR-TIMEZONE silently re-zones floating and UTC times; make it explicit.
+        try:
+            return x_wr_timezone.to_standard(calendar)
+        except Exception as exc:  # noqa: BLE001  a bad X-WR-TIMEZONE must not lose the file
+            self.warn(f"X-WR-TIMEZONE ignored: {exc}")
+            return calendar
+
+    def _meetings(
+        self, uid: str, occurrences: Iterable[Component], end: datetime, cancelled: bool
+    ) -> Iterator[MeetingMeta | None]:
+        for count, occurrence in enumerate(occurrences):
+            if self._utc(occurrence, "DTSTART") > end:
+                return
+            if count == MAX_OCCURRENCES:
+                self.warn(f"event {uid!r}: over {MAX_OCCURRENCES} occurrences; later ones ignored")
+                return
+            yield self._meeting(uid, occurrence, cancelled)
+
+    def _meeting(self, uid: str, event: Component, cancelled: bool) -> MeetingMeta | None:
+        status = str(event.get("STATUS", "CONFIRMED")).upper()
+        if cancelled or status == "CANCELLED":
+            return None
+        organizer = _email(event.get("ORGANIZER"))
+        people = _participants(event, organizer)
+        if not any(a.email in self.me for a in people):
+            return None
+        return MeetingMeta(
+            key=f"{uid}/{self._stamp(event, 'RECURRENCE-ID')}",
+            start=self._utc(event, "DTSTART"),
+            organizer=organizer or None,
+            attendees=tuple(people),
+            status="TENTATIVE" if status == "TENTATIVE" else "CONFIRMED",
+        )
+
+    def _involves_me(self, events: list[Component]) -> bool:
+        """Whether I am organizer or attendee of the master or of any override."""
+        for event in events:
+            people = (event.get("ORGANIZER"), *_as_list(event.get("ATTENDEE")))
+            if any(_email(p) in self.me for p in people):
+                return True
+        return False
+
+    def _check_zones(self, uid: str, events: list[Component]) -> None:
+        """Warn about a TZID neither defined in the file nor known by name (IANA, Windows)."""
+        for event in events:
+            for name in ("DTSTART", "RECURRENCE-ID"):
+                prop = event.get(name)
+                value = getattr(prop, "dt", None)
+                tzid = prop.params.get("TZID") if prop is not None else None
+                if tzid and isinstance(value, datetime) and value.tzinfo is None:
+                    self.warn(f"event {uid!r}: time zone {tzid!r} is not defined; using {self.tz}")
+
+    def _utc(self, event: Component, name: str) -> datetime:
+        value = _prop(event, name).dt
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                # Floating time, or a TZID nobody defines (warned above): my wall clock.
+                value = value.replace(tzinfo=self.tz)
+            return value.astimezone(UTC)
+        if isinstance(value, date):
+            # An all-day event starts when my day starts.
+            return datetime.combine(value, time(), self.tz).astimezone(UTC)
+        raise ValueError(f"{name} is not a date or time: {value!r}")
+
+    def _stamp(self, event: Component, name: str) -> str:
+        prop = _prop(event, name)
+        if not isinstance(prop.dt, datetime):
+            # A date is the same day wherever I am: keep the key independent of [me] timezone.
+            return str(prop.dt.isoformat())
+        return self._utc(event, name).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _prop(event: Component, name: str) -> Any:
+    """A date-time property; RECURRENCE-ID falls back to DTSTART (an event with no series)."""
+    return event.get(name) or event["DTSTART"]
+
+
+def _series(calendar: Calendar) -> dict[str, list[Component]]:
+    """VEVENTs grouped by UID (master and overrides together), in file order."""
+    groups: dict[str, list[Component]] = {}
+    for event in calendar.subcomponents:
+        if event.name == "VEVENT":
+            groups.setdefault(_uid(event), []).append(event)
+    return groups
+
+
+def _uid(event: Component) -> str:
+    uid = str(event.get("UID", "")).strip()
+    if uid:
+        return uid
+    # RFC 5545 requires a UID; for the exports that lack one, start and summary are the identity.
+    seed = "|".join(repr(event.get(name)) for name in ("DTSTART", "SUMMARY", "ORGANIZER"))
+    return "nouid-" + hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def _expand(
+    calendar: Calendar,
+    timezones: list[Component],
+    events: list[Component],
+    start: datetime,
+) -> Iterator[Component]:
+    """Occurrences of one series from ``start`` on, in order, generated lazily."""
+    single = Calendar()
+    for key in ("CALSCALE", "X-WR-TIMEZONE"):
+        if key in calendar:
+            single[key] = calendar[key]
+    for component in (*timezones, *events):
+        single.add_component(component)
+    yield from recurring_ical_events.of(single).after(start)
+
+
+def _participants(event: Component, organizer: str) -> list[Attendee]:
+    """Every attendee with an address, plus the organizer (ACCEPTED unless listed)."""
+    people: dict[str, Attendee] = {}
+    for value in _as_list(event.get("ATTENDEE")):
+        email = _email(value)
+        if email and email not in people:
+            people[email] = Attendee(email, _cn(value), _partstat(value))
+    if organizer and organizer not in people:
+        people[organizer] = Attendee(organizer, _cn(event.get("ORGANIZER")), "ACCEPTED")
+    return list(people.values())
+
+
+def _as_list(value: Any) -> Iterable[Any]:
+    if value is None:
+        return ()
+    return value if isinstance(value, list) else (value,)
+
+
+def _email(value: Any) -> str:
+    """``MAILTO:Bob@Example.com`` -> ``bob@example.com``; "" for anything without an address."""
+    if value is None or isinstance(value, list):
+        return ""
+    text = str(value).strip()
+    if text[:7].lower() == "mailto:":
+        text = text[7:]
+    text = text.strip().lower()
+    return text if "@" in text and " " not in text else ""
+
+
+def _cn(value: Any) -> str:
+    params = getattr(value, "params", None) or {}
+    return str(params.get("CN", "")).strip().strip('"')
+
+
+def _partstat(value: Any) -> str:
+    params = getattr(value, "params", None) or {}
+    partstat = str(params.get("PARTSTAT", "NEEDS-ACTION")).upper()
+    return partstat if partstat in PARTSTATS else "NEEDS-ACTION"

@@ -1,0 +1,195 @@
+"""agent.ical: calendar text -> meetings with me, one per occurrence (pure, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.config import MeConfig
+from agent.ical import HORIZON, CalendarError, parse_calendar
+from agent.model import Attendee
+
+DATA = Path(__file__).parent / "data" / "calendars"
+ME = MeConfig("Ana Example", ("ana@example.org", "ana.private@example.net"), "Europe/Berlin")
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+
+def parse(name: str, now: datetime = NOW, me: MeConfig = ME):
+    return parse_calendar((DATA / name).read_bytes(), me, now, name)
+
+
+def by_key(name: str) -> dict:
+    return {m.key: m for m in parse(name).meetings}
+
+
+def event(body: str, extra: str = "") -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\n" + extra
+        + "BEGIN:VEVENT\r\n" + body.strip().replace("\n", "\r\n") + "\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )  # fmt: skip
+
+
+def test_recurring_event_is_one_meeting_per_occurrence_minus_exdate():
+    keys = sorted(k for k in by_key("team.ics") if k.startswith("weekly-1on1@"))
+    assert len(keys) == 11  # COUNT=12, one EXDATE
+    assert "weekly-1on1@example.org/20250120T090000Z" not in keys
+    assert keys[0] == "weekly-1on1@example.org/20250106T090000Z"
+
+
+def test_override_keeps_original_key_with_its_own_time_and_attendees():
+    moved = by_key("team.ics")["weekly-1on1@example.org/20250203T090000Z"]
+    assert moved.start == datetime(2025, 2, 4, 14, tzinfo=UTC)
+    assert {a.email for a in moved.attendees} == {
+        "bob@example.com", "carla@example.com", "ana@example.org",
+    }  # fmt: skip
+    usual = by_key("team.ics")["weekly-1on1@example.org/20250210T090000Z"]
+    assert "carla@example.com" not in {a.email for a in usual.attendees}
+
+
+def test_attendees_carry_name_and_partstat_and_organizer_is_included():
+    offsite = by_key("team.ics")["offsite@example.org/2025-02-12"]
+    assert offsite.organizer == "carla@example.com"
+    assert offsite.status == "TENTATIVE"
+    assert set(offsite.attendees) == {
+        Attendee("ana@example.org", "Ana", "TENTATIVE"),  # MAILTO:Ana@Example.ORG
+        Attendee("dave@example.com", "Dave", "DECLINED"),
+        Attendee("carla@example.com", "Carla Diaz", "ACCEPTED"),  # organizer, not listed
+    }
+
+
+def test_all_day_event_starts_at_midnight_in_my_time_zone():
+    offsite = by_key("team.ics")["offsite@example.org/2025-02-12"]
+    assert offsite.start == datetime(2025, 2, 11, 23, tzinfo=UTC)
+
+
+def test_declined_by_me_is_kept_with_my_partstat_for_stats_to_skip():
+    declined = by_key("team.ics")["declined@example.org/20250115T080000Z"]
+    assert Attendee("ana.private@example.net", "", "DECLINED") in declined.attendees
+
+
+def test_cancelled_and_foreign_events_are_not_meetings():
+    keys = by_key("team.ics")
+    assert not [k for k in keys if k.startswith(("cancelled@", "not-mine@"))]
+
+
+def test_missing_partstat_means_needs_action():
+    met = by_key("team.ics")["met-once@example.org/20250210T090000Z"]
+    assert Attendee("ana@example.org", "", "NEEDS-ACTION") in met.attendees
+    assert met.organizer == "heidi@example.com"
+
+
+def test_future_occurrences_are_stored_up_to_the_horizon():
+    keys = by_key("team.ics")
+    assert "future@example.org/20250601T090000Z" in keys
+    assert not [k for k in keys if k.startswith("far-future@")]
+    later = parse("team.ics", now=datetime(2029, 6, 1, tzinfo=UTC)).meetings
+    assert "far-future@example.org/20300601T090000Z" in {m.key for m in later}
+    assert datetime(2025, 6, 1, tzinfo=UTC) < NOW + HORIZON
+
+
+def test_windows_time_zone_names_map_to_iana():
+    outlook = by_key("team.ics")["outlook-windows@example.org/20250115T130000Z"]
+    assert outlook.start == datetime(2025, 1, 15, 13, tzinfo=UTC)
+    pst = by_key("timezones.ics")["windows-no-vtimezone@example.org/20250110T180000Z"]
+    assert pst.start == datetime(2025, 1, 10, 18, tzinfo=UTC)
+
+
+def test_undefined_tzid_falls_back_to_my_zone_with_a_warning_naming_file_and_uid():
+    result = parse("timezones.ics")
+    starts = {m.key.split("/")[0]: m.start for m in result.meetings}
+    assert starts["undefined-tz@example.org"] == datetime(2025, 1, 10, 9, tzinfo=UTC)
+    assert starts["iana-no-vtimezone@example.org"] == datetime(2025, 1, 10, 15, tzinfo=UTC)
+    assert starts["floating@example.org"] == datetime(2025, 1, 10, 9, tzinfo=UTC)
+    assert len(result.warnings) == 1
+    assert "timezones.ics" in result.warnings[0]
+    assert "undefined-tz@example.org" in result.warnings[0]
+    assert "Mars/Olympus_Mons" in result.warnings[0]
+
+
+def test_x_wr_timezone_is_applied_before_expansion():
+    starts = sorted(m.start for m in parse("google.ics").meetings)
+    # 10:00 Berlin every week: 09:00 UTC before the DST change, 08:00 UTC after it.
+    assert starts[-1] == datetime(2025, 4, 3, 8, tzinfo=UTC)
+    assert starts[0] == datetime(2025, 3, 20, 9, tzinfo=UTC)
+
+
+def test_bad_events_are_skipped_with_warnings_and_good_ones_kept():
+    result = parse("broken.ics")
+    assert sorted(m.key.split("/")[0] for m in result.meetings) == [
+        "good-after@example.org", "good-before@example.org",
+    ]  # fmt: skip
+    for uid in ("bad-dtstart", "no-dtstart", "bad-rrule", "two-dtstarts"):
+        assert any(f"{uid}@example.org" in w and "broken.ics" in w for w in result.warnings), uid
+
+
+def test_meetings_are_aware_utc_and_keys_unique():
+    meetings = parse("team.ics").meetings
+    assert all(m.start.tzinfo is UTC for m in meetings)
+    assert len({m.key for m in meetings}) == len(meetings)
+
+
+def test_parsing_is_deterministic():
+    assert parse("team.ics").meetings == parse("team.ics").meetings
+
+
+def test_edited_series_keeps_keys_of_unchanged_occurrences():
+    before = event("""
+UID:s1
+DTSTART:20250106T090000Z
+RRULE:FREQ=WEEKLY;COUNT=4
+ORGANIZER:mailto:ana@example.org
+ATTENDEE:mailto:bob@example.com
+SUMMARY:Before
+""")
+    after = before.replace("SUMMARY:Before", "SUMMARY:After\r\nATTENDEE:mailto:carl@example.com")
+    keys = [{m.key for m in parse_calendar(t, ME, NOW).meetings} for t in (before, after)]
+    assert keys[0] == keys[1] and len(keys[0]) == 4
+
+
+def test_me_matching_is_case_insensitive_and_strips_mailto():
+    text = event("""
+UID:x
+DTSTART:20250106T090000Z
+ORGANIZER:MAILTO:BOB@EXAMPLE.COM
+ATTENDEE;PARTSTAT=accepted:Mailto:ANA.PRIVATE@example.NET
+""")
+    (meeting,) = parse_calendar(text, ME, NOW).meetings
+    assert Attendee("ana.private@example.net", "", "ACCEPTED") in meeting.attendees
+
+
+def test_lone_vevent_without_vcalendar_is_read():
+    text = "BEGIN:VEVENT\r\nUID:lone\r\nDTSTART:20250106T090000Z\r\n"
+    text += "ORGANIZER:mailto:ana@example.org\r\nATTENDEE:mailto:bob@example.com\r\nEND:VEVENT\r\n"
+    assert [m.key for m in parse_calendar(text, ME, NOW).meetings] == ["lone/20250106T090000Z"]
+
+
+def test_event_without_uid_gets_a_stable_key():
+    text = event(
+        "DTSTART:20250106T090000Z\nORGANIZER:mailto:ana@example.org\nATTENDEE:mailto:b@x.org"
+    )
+    first, second = (parse_calendar(text, ME, NOW).meetings for _ in range(2))
+    assert first[0].key == second[0].key and first[0].key.startswith("nouid-")
+
+
+def test_method_cancel_cancels_its_events():
+    text = event(
+        "UID:c\nDTSTART:20250106T090000Z\nORGANIZER:mailto:b@x.org\nATTENDEE:mailto:ana@example.org",
+        extra="METHOD:CANCEL\r\n",
+    )
+    assert parse_calendar(text, ME, NOW).meetings == []
+
+
+@pytest.mark.parametrize(
+    "text", ["", "<!doctype html><html><body>Sign in</body></html>", "BEGIN:VCALENDAR\r\nX"]
+)
+def test_text_that_is_not_icalendar_raises_calendar_error(text):
+    with pytest.raises(CalendarError):
+        parse_calendar(text, ME, NOW, "feed")
+
+
+def test_calendar_error_names_the_origin():
+    with pytest.raises(CalendarError, match=r"https://example\.org/cal\.ics"):
+        parse_calendar("<html>", ME, NOW, "https://example.org/cal.ics")

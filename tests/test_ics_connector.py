@@ -1,0 +1,247 @@
+"""connectors.ics against files and a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.config import CalendarConfig, MeConfig
+from agent.errors import OperationError, UserError
+from agent.secrets import SecretSpec
+from agent.store import Store
+from connectors.ics import IcsConnector
+from tests.servers.http_feed import serve_feed
+
+DATA = Path(__file__).parent / "data" / "calendars"
+ME = MeConfig("Ana Example", ("ana@example.org", "ana.private@example.net"), "Europe/Berlin")
+NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
+TEAM = (DATA / "team.ics").read_bytes()
+TEAM_MEETINGS = 16
+
+
+class Clock:
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(f"sqlite:///{tmp_path / 'agent.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def feed():
+    with serve_feed(TEAM) as f:
+        yield f
+
+
+def connector(url: str, clock: Clock | None = None, **kw) -> IcsConnector:
+    config = CalendarConfig(name="cal", type="ics", url=url, **kw)
+    return IcsConnector(config, ME, clock=clock or Clock())
+
+
+def rows(store: Store) -> list[tuple]:
+    return sorted(tuple(r) for r in store.iter_meetings())
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+def test_file_sync_stores_meetings_and_resync_changes_nothing(store, tmp_path):
+    path = tmp_path / "team.ics"
+    shutil.copy(DATA / "team.ics", path)
+    ics = connector(str(path))
+    assert ics.sync(store) == TEAM_MEETINGS
+    before = rows(store)
+    assert ics.sync(store) == 0
+    assert rows(store) == before
+
+
+def test_file_url_and_plain_path_give_the_same_meetings(store, tmp_path):
+    assert connector((DATA / "team.ics").as_uri()).sync(store) == TEAM_MEETINGS
+    first = rows(store)
+    other = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        connector(str(DATA / "team.ics")).sync(other)
+        assert rows(other) == first
+    finally:
+        other.close()
+
+
+def test_event_deleted_from_file_disappears(store, tmp_path):
+    path = tmp_path / "team.ics"
+    path.write_bytes(TEAM)
+    ics = connector(str(path))
+    ics.sync(store)
+    text = TEAM.decode()
+    start = text.index("BEGIN:VEVENT\nUID:met-once")
+    end = text.index("END:VEVENT\n", start) + len("END:VEVENT\n")
+    path.write_text(text[:start] + text[end:])
+    assert ics.sync(store) == 0
+    assert not [r for r in rows(store) if r[0].startswith("met-once@")]
+    assert len({r[0] for r in rows(store)}) == TEAM_MEETINGS - 1
+
+
+def test_missing_file_is_a_user_error(store, tmp_path):
+    with pytest.raises(UserError, match="no file"):
+        connector(str(tmp_path / "nope.ics")).sync(store)
+
+
+def test_file_that_is_not_icalendar_is_a_user_error_and_keeps_stored_meetings(store, tmp_path):
+    path = tmp_path / "team.ics"
+    path.write_bytes(TEAM)
+    ics = connector(str(path))
+    ics.sync(store)
+    path.write_text("this is not a calendar\n")
+    with pytest.raises(UserError, match="not iCalendar"):
+        ics.sync(store)
+    assert len({r[0] for r in rows(store)}) == TEAM_MEETINGS
+
+
+def test_broken_events_warn_with_file_and_uid(store, caplog):
+    caplog.set_level(logging.WARNING)
+    assert connector(str(DATA / "broken.ics")).sync(store) == 2
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("broken.ics" in m and "bad-dtstart@example.org" in m for m in messages)
+
+
+def test_check_describes_the_calendar():
+    assert connector(str(DATA / "team.ics")).check() == "9 events, 16 occurrences with you"
+
+
+def test_unsupported_scheme_is_a_user_error():
+    with pytest.raises(UserError, match="ftp"):
+        connector("ftp://example.org/cal.ics").check()
+
+
+# -- HTTP -------------------------------------------------------------------------------
+
+
+def test_http_sync_then_304_costs_nothing(store, feed):
+    ics = connector(feed.url())
+    assert ics.sync(store) == TEAM_MEETINGS
+    before = rows(store)
+    assert ics.sync(store) == 0
+    assert rows(store) == before
+    second = feed.requests[-1][1]
+    assert second["If-None-Match"] == feed.etag
+    assert "If-Modified-Since" in second
+    assert store.get_cursor("cal", "")["etag"] == feed.etag
+
+
+def test_http_change_is_picked_up(store, feed):
+    ics = connector(feed.url())
+    ics.sync(store)
+    feed.body = TEAM.replace(b"UID:met-once@example.org", b"UID:met-twice@example.org")
+    assert ics.sync(store) == 1
+    keys = {r[0] for r in rows(store)}
+    assert "met-twice@example.org/20250210T090000Z" in keys
+    assert "met-once@example.org/20250210T090000Z" not in keys
+
+
+def test_unchanged_feed_is_refetched_after_a_month_to_extend_the_horizon(store, feed):
+    clock = Clock()
+    ics = connector(feed.url(), clock)
+    ics.sync(store)
+    clock.now += timedelta(days=31)
+    ics.sync(store)
+    assert "If-None-Match" not in feed.requests[-1][1]
+
+
+def test_basic_auth_from_a_secret_source(store, feed, monkeypatch):
+    monkeypatch.setenv("FEED_PASSWORD", feed.password)
+    secret = SecretSpec(kind="env", value="FEED_PASSWORD")
+    ics = connector(feed.url("/private.ics"), username=feed.user, secret=secret)
+    assert ics.sync(store) == TEAM_MEETINGS
+
+
+def test_wrong_password_is_an_operation_error_without_credentials(store, feed):
+    url = feed.url("/private.ics").replace("http://", "http://ana:wrong@")
+    with pytest.raises(OperationError) as caught:
+        connector(url).sync(store)
+    assert "401" in str(caught.value)
+    assert "wrong" not in str(caught.value)
+    assert feed.url("/private.ics") in str(caught.value)
+
+
+def test_credentials_in_the_url_are_used(store, feed):
+    url = feed.url("/private.ics").replace("http://", f"http://ana:{feed.password}@")
+    assert connector(url).sync(store) == TEAM_MEETINGS
+
+
+@pytest.mark.parametrize(("path", "status"), [("/missing.ics", "404"), ("/error.ics", "500")])
+def test_http_errors_are_operation_errors_with_url_and_status(store, feed, path, status):
+    with pytest.raises(OperationError) as caught:
+        connector(feed.url(path)).sync(store)
+    assert feed.url(path) in str(caught.value)
+    assert f"HTTP {status}" in str(caught.value)
+
+
+def test_html_instead_of_icalendar_is_an_operation_error_and_keeps_meetings(store, feed):
+    connector(feed.url()).sync(store)
+    config_url = feed.url("/page.ics")
+    other = IcsConnector(CalendarConfig("cal", "ics", config_url), ME, clock=Clock())
+    with pytest.raises(OperationError, match="text/html, not iCalendar"):
+        other.sync(store)
+    assert len({r[0] for r in rows(store)}) == TEAM_MEETINGS
+
+
+def test_hanging_server_times_out(store, feed):
+    started = time.monotonic()
+    with pytest.raises(OperationError, match="timed out"):
+        connector(feed.url("/hang.ics"), timeout=0.5).sync(store)
+    assert time.monotonic() - started < 5
+
+
+def test_server_down_is_an_operation_error(store):
+    from tests.servers.common import free_port
+
+    with pytest.raises(OperationError, match="cannot connect"):
+        connector(f"http://127.0.0.1:{free_port()}/cal.ics", timeout=2).sync(store)
+
+
+def test_retry_after_is_honoured(store, feed, caplog):
+    clock = Clock()
+    busy = connector(feed.url("/busy.ics"), clock)
+    with pytest.raises(OperationError, match="503"):
+        busy.sync(store)
+    assert store.get_cursor("cal", "")["not_before"] == (NOW + timedelta(seconds=120)).isoformat()
+    count = len(feed.requests)
+    caplog.set_level(logging.INFO)
+    clock.now += timedelta(seconds=60)
+    assert busy.sync(store) == 0
+    assert len(feed.requests) == count  # skipped, not asked
+    assert any("wait until" in r.getMessage() for r in caplog.records)
+    clock.now += timedelta(seconds=61)
+    with pytest.raises(OperationError):
+        busy.sync(store)
+    assert len(feed.requests) == count + 1
+
+
+def test_retry_after_as_http_date(store, feed):
+    feed.retry_after = "Sat, 01 Mar 2025 12:10:00 GMT"
+    with pytest.raises(OperationError):
+        connector(feed.url("/busy.ics")).sync(store)
+    assert store.get_cursor("cal", "")["not_before"] == "2025-03-01T12:10:00+00:00"
+
+
+def test_https_certificate_is_verified(store, tmp_path):
+    # No TLS server here: a self-signed certificate would need the openssl CLI. The default
+    # context verifies; an unreadable ca_file is a config error, never "verification off".
+    ics = connector("https://127.0.0.1:1/cal.ics", ca_file=str(tmp_path / "none.pem"))
+    with pytest.raises(UserError, match="ca_file"):
+        ics.sync(store)
+
+
+def test_http_check(feed):
+    assert connector(feed.url()).check() == "9 events, 16 occurrences with you"
