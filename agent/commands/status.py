@@ -1,0 +1,28 @@
+"""`agent status [--format table|json]`: last sync per source, last and next digest."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from agent.app import App
+from agent.status import build_status, render_table
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_obj
+def status(app: App, fmt: str) -> None:
+    """Last sync per source (when, how many new, last error), last and next digest."""
+    report = build_status(app.config, app.store(), datetime.now(app.config.me.tz))
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_table(report))
+
+
+COMMANDS: list[click.Command] = [status]
