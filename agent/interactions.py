@@ -146,6 +146,9 @@ def _counterparts(message: MessageRecord, identity: Identity) -> list[str]:
 
 
 def _to_me(message: MessageRecord, identity: Identity) -> bool:
+    if not (message.to or message.cc):
+        # "undisclosed-recipients:;" or no To at all: it was Bcc'd, and it is in my mailbox.
+        return True
     return any(
         identity.is_me(e) for e in (*message.to, *message.cc, *message.bcc, *message.delivered)
     )

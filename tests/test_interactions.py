@@ -52,6 +52,13 @@ def test_delivered_to_counts_as_recipient_for_bcc_to_me() -> None:
     assert "bob@x.org" in derive([m], [], identity()).by_person
 
 
+def test_undisclosed_recipients_is_a_bcc_to_me() -> None:
+    # "To: undisclosed-recipients:;" parses to no recipients at all: it reached me by Bcc.
+    m = msg("a", "bob@x.org", [])
+    derived = derive([m], [], identity())
+    assert [(i.kind, i.direct) for i in derived.by_person["bob@x.org"]] == [("in", False)]
+
+
 def test_automated_and_ignored_yield_nothing() -> None:
     ident = identity(ignore={"addresses": ["*@github.com"], "domains": ["spam.example"]})
     messages = [
