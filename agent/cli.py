@@ -7,6 +7,7 @@ function; AgentError becomes a message and its exit code here, tracebacks only w
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -70,10 +71,43 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool, debug: bool
     ctx.obj = App(config_path=config_path, verbose=verbose, debug=debug)
 
 
+def _stderr_is_journal() -> bool:
+    """$JOURNAL_STREAM names the journal's socket as "dev:inode"; a child process may inherit
+    the variable with stderr redirected elsewhere, so compare with what stderr really is."""
+    try:
+        dev, ino = (int(x) for x in os.environ.get("JOURNAL_STREAM", "").split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (dev, ino)
+
+
+# sd-daemon(3) priority prefixes: journald reads "<4>" as a warning when it owns stderr.
+_SYSLOG = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
+
+
+class _Formatter(logging.Formatter):
+    """``warning: message`` for people; ``WARNING module: message`` with --debug; under
+    systemd ($JOURNAL_STREAM set) each line also carries its syslog priority for journald."""
+
+    def __init__(self, debug: bool, journal: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s")
+        self.debug = debug
+        self.journal = journal
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if not self.debug:
+            text = f"{record.levelname.lower()}: {text}"
+        if self.journal:
+            text = f"<{_SYSLOG.get(record.levelno, 3)}>{text}"
+        return text
+
+
 def _setup_logging(verbose: bool, debug: bool) -> None:
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_Formatter(debug, journal=_stderr_is_journal()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

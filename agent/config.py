@@ -158,10 +158,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Validate an already-parsed TOML document. Raises UserError listing every problem."""
     reader = _Reader(str(path) if path else "<config>")
     config = _build(reader, data, path)
-    if reader.problems:
-        raise UserError(f"{reader.filename}: invalid configuration", reader.problems)
+    # Warnings first, errors or not: an unknown key is often the typo behind a missing one.
     for warning in reader.warnings:
         log.warning("%s", warning)
+    if reader.problems:
+        raise UserError(f"{reader.filename}: invalid configuration", reader.problems)
     assert config is not None
     return config
 
