@@ -217,6 +217,11 @@ name = "sample"
 type = "maildir"
 path = "{root}/Maildir"
 
+[[calendars]]
+name = "calendar"
+type = "ics"
+url = "{root}/calendar.ics"
+
 [[people]]
 name = "Helen Novak"
 emails = ["helen@university.example"]
@@ -231,6 +236,41 @@ def write_sample(root: Path, language: str = "en") -> Path:
     """Write the sample Maildir and a config under ``root``; return the config path."""
     root.mkdir(parents=True, exist_ok=True)
     build().write(root / "Maildir")
+    (root / "calendar.ics").write_text(calendar(), encoding="utf-8", newline="")
     config = root / "config.toml"
     config.write_text(CONFIG_TEMPLATE.format(root=root.resolve(), language=language))
     return config
+
+
+GRACE = ("Grace Kim", "grace@venture.example")
+
+
+def calendar() -> str:
+    """Meetings: a first coffee with Grace and nothing since (a follow-up is due), and a
+    cancelled lunch with Carla that must not break her silence."""
+    grace = _event("coffee-grace", AS_OF - timedelta(days=9), "Coffee at the conference",
+                   [(GRACE, "ACCEPTED")])  # fmt: skip
+    carla = _event("lunch-carla", AS_OF - timedelta(days=40), "Lunch", [(CARLA, "ACCEPTED")],
+                   status="CANCELLED")  # fmt: skip
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//agent//sample//EN", *grace, *carla,
+             "END:VCALENDAR"]  # fmt: skip
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _event(
+    uid: str, day: date, summary: str, guests: list[tuple[tuple[str, str], str]],
+    status: str = "CONFIRMED",
+) -> list[str]:  # fmt: skip
+    start = datetime.combine(day, time(9, 30), UTC)
+    stamp = "%Y%m%dT%H%M%SZ"
+    lines = [
+        "BEGIN:VEVENT", f"UID:{uid}@sample.example", f"DTSTAMP:{start.strftime(stamp)}",
+        f"DTSTART:{start.strftime(stamp)}",
+        f"DTEND:{(start + timedelta(hours=1)).strftime(stamp)}",
+        f"SUMMARY:{summary}", f"STATUS:{status}",
+        f'ORGANIZER;CN="{ME[0]}":mailto:{ME[1]}',
+        f'ATTENDEE;CN="{ME[0]}";PARTSTAT=ACCEPTED:mailto:{ME[1]}',
+    ]  # fmt: skip
+    lines += [f'ATTENDEE;CN="{name}";PARTSTAT={state}:mailto:{email}'
+              for (name, email), state in guests]  # fmt: skip
+    return [*lines, "END:VEVENT"]

@@ -151,7 +151,8 @@ def _trend(
 
 
 def _reply_owed(personal: Sequence[Interaction], today: date, tz: ZoneInfo) -> dict[str, Any]:
-    """Their latest direct message that is not itself an answer to me, with nothing from me since.
+    """The first direct message of theirs since I last wrote or met them, not itself an answer
+    to me: the reply is owed since then, however many messages followed it.
 
     A reply to my own message usually closes a loop ("thanks!"); a fresh direct message or a
     follow-up to their own is what waits on me.

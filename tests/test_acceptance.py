@@ -92,8 +92,8 @@ def _through_dovecot(sample: Path, server: DovecotServer, url: str) -> Path:
     copied = copy_into_dovecot(sample.parent / "Maildir", server)
     config = imap_config(sample, server, url)
     synced = agent(config, "sync").output
-    assert synced.strip() == f"sample: {copied} new messages"
-    assert agent(config, "sync").output.strip() == "sample: 0 new messages"
+    assert f"sample: {copied} new messages" in synced
+    assert "sample: 0 new messages" in agent(config, "sync").output
     return config
 
 

@@ -36,7 +36,7 @@ def people_json(config: Path) -> dict[str, dict[str, Any]]:
 def test_sync_reports_counts_and_second_sync_adds_nothing(sample: Path) -> None:
     result = agent(sample, "sync")
     assert result.exit_code == 0
-    assert result.output.strip() == "sample: 0 new messages"
+    assert result.output.strip() == "sample: 0 new messages\ncalendar: 0 new meetings"
 
 
 def test_people_json_follows_the_contract(sample: Path) -> None:
@@ -58,7 +58,7 @@ def test_bulk_automated_and_mass_mail_make_no_people(sample: Path) -> None:
     assert "notifications@github.example" not in emails
     assert "mailer-daemon@example.org" not in emails
     assert not any(e.endswith("@club.example") for e in emails)
-    assert len(emails) == 7
+    assert len(emails) == 8  # the planted people and Grace, met once (calendar)
 
 
 def test_configured_person_has_tags_and_cadence(sample: Path) -> None:
@@ -117,3 +117,28 @@ def test_sync_failure_exits_1_and_names_the_source(tmp_path: Path) -> None:
     assert result.exit_code == 2 or result.exit_code == 1
     assert "gone" in result.output
     assert "Traceback" not in result.output
+
+
+def test_every_builtin_rule_finds_exactly_its_planted_person(sample: Path) -> None:
+    result = agent(sample, "digest", "--as-of", DAY, "--format", "json")
+    assert result.exit_code == 0, result.output
+    found = {(f["rule"], f["person"]["name"]) for f in json.loads(result.output)["findings"]}
+    assert found == {
+        ("fading", "Carla Diaz"),
+        ("one-sided", "Dan Okafor"),
+        ("not-reciprocating", "Eve Laurent"),
+        ("reply-owed", "Frank Li"),
+        ("reply-owed", "Eve Laurent"),  # six messages since my one answer
+        ("follow-up", "Grace Kim"),
+        ("overdue", "Helen Novak"),
+    }
+
+
+def test_meetings_count_and_a_cancelled_one_does_not(sample: Path) -> None:
+    people = people_json(sample)
+    grace = people["grace@venture.example"]["stats"]
+    assert (grace["meetings"], grace["first_contact_meeting"]) == (1, True)
+    assert grace["silence_days"] == 9
+    # Carla's lunch 40 days ago was cancelled: her silence is still 199 days.
+    assert people["carla@example.com"]["stats"]["meetings"] == 0
+    assert people["carla@example.com"]["stats"]["silence_days"] == 199

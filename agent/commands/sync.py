@@ -36,7 +36,8 @@ def sync(app: App, source: str | None) -> None:
 def describe(result: SourceResult) -> str:
     if not result.ok:
         return f"{result.source}: FAILED: {result.error}"
-    return f"{result.source}: {result.new} new {UNITS.get(result.kind, 'items')}"
+    unit = UNITS.get(result.kind, "items")
+    return f"{result.source}: {result.new} new {unit[:-1] if result.new == 1 else unit}"
 
 
 COMMANDS = [sync]
