@@ -307,6 +307,7 @@ def _account(r: _Reader, t: dict[str, Any], index: int) -> AccountConfig:
          "batch_size", "ca_file", "oauth2_token_command", *SECRET_KEYS),
     )  # fmt: skip
     security = r.choice(t, table, "security", SECURITY) or "ssl"
+    _warn_clear_text(r, t, table, security)
     default_port = 993 if security == "ssl" else 143
     secret = _secret(r, t, table, allow_oauth=True)
     if secret is None and not any(k in t for k in (*SECRET_KEYS, "oauth2_token_command")):
@@ -324,6 +325,19 @@ def _account(r: _Reader, t: dict[str, Any], index: int) -> AccountConfig:
         batch_size=max(1, batch),
         ca_file=r.string(t, table, "ca_file") or "",
     )
+
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _warn_clear_text(r: _Reader, t: dict[str, Any], table: str, security: str) -> None:
+    """A warning, not an error: a private network may be trusted, but the user must know."""
+    host = str(t.get("host", "")).lower()
+    if security == "none" and host and host not in LOOPBACK and not host.startswith("127."):
+        r.warn(
+            f"[{table}] security: 'none' sends your password to {host} in clear text; "
+            "use 'ssl' or 'starttls' unless this network is yours alone"
+        )
 
 
 def _calendar(r: _Reader, t: dict[str, Any], index: int) -> CalendarConfig:
@@ -404,6 +418,7 @@ def _smtp(r: _Reader, t: dict[str, Any]) -> SmtpConfig:
         ("host", "port", "security", "username", "from", "timeout", "ca_file", *SECRET_KEYS),
     )  # fmt: skip
     security = r.choice(t, "smtp", "security", SECURITY) or "ssl"
+    _warn_clear_text(r, t, "smtp", security)
     default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
     return SmtpConfig(
         host=r.string(t, "smtp", "host", required=True) or "",

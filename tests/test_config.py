@@ -301,6 +301,20 @@ def test_unknown_keys_are_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixt
     assert f"{path}: [digest] unknown key 'when' ignored" in warnings
 
 
+def test_clear_text_to_a_remote_host_warns_but_loopback_does_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = "[[accounts]]\nname='{n}'\ntype='imap'\nhost='{h}'\nsecurity='none'\n"
+    account += "username='ana'\npassword_env='PW'\n"
+    text = MINIMAL + account.format(n="lan", h="mail.lan") + account.format(n="lo", h="127.0.0.1")
+    text += "[smtp]\nhost='localhost'\nsecurity='none'\n"
+    with caplog.at_level(logging.WARNING, logger="agent.config"):
+        load(text, tmp_path)
+    warnings = [r.getMessage() for r in caplog.records if "clear text" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "[accounts.lan] security: 'none' sends your password to mail.lan" in warnings[0]
+
+
 def test_timezone_defaults_to_the_systems(monkeypatch: pytest.MonkeyPatch) -> None:
     data = {"me": {"emails": ["a@b.org"]}}
     monkeypatch.setenv("TZ", "America/New_York")
