@@ -111,8 +111,8 @@ def _message_interactions(
     sender = message.sender or ""
     mass = message.recipient_count > MASS_RECIPIENTS
     if identity.is_me(sender):
-        for person in _counterparts(message, identity):
-            out.add(Interaction(person, message.date, "out", message.key, thread, mass=mass))
+        for recipient in _counterparts(message, identity):
+            out.add(Interaction(recipient, message.date, "out", message.key, thread, mass=mass))
         return
     if not _to_me(message, identity):
         return

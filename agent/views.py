@@ -54,7 +54,7 @@ def _row(report: PersonReport) -> list[str]:
     cells = []
     for key, _ in COLUMNS:
         value = values.get(key, report.stats.get(key))
-        if key == "started_by_me_share" and value is not None:
+        if key == "started_by_me_share" and isinstance(value, int | float):
             value = f"{value * 100:.0f}%"
         cells.append(_fmt(value))
     return cells
