@@ -32,6 +32,12 @@ FLOOR = datetime(1970, 1, 1, tzinfo=UTC)
 # ten years of a daily meeting is about 3,700.
 MAX_OCCURRENCES = 20_000
 PARTSTATS = ("NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED")
+# Invitees that are not people: meeting rooms, equipment, mailing lists (RFC 5545 CUTYPE), and
+# those copied "for information purposes only" (ROLE=NON-PARTICIPANT; Exchange marks rooms so).
+NOT_PEOPLE_CUTYPES = ("ROOM", "RESOURCE", "GROUP")
+# Google lists shared, imported and resource calendars as attendees or organizer with
+# CUTYPE=INDIVIDUAL; their addresses end in these.
+CALENDAR_DOMAINS = (".calendar.google.com",)
 
 
 class CalendarError(ValueError):
@@ -94,6 +100,7 @@ class _Reader:
         self.origin = origin
         self.result = Parsed()
         self._warned: set[str] = set()
+        self._shifts: dict[Any, timedelta] = {}
 
     def warn(self, message: str) -> None:
         if message not in self._warned:
@@ -111,6 +118,7 @@ class _Reader:
                     continue  # expanding a series I am not in would only cost time
                 self._check_zones(uid, events)
                 occurrences = _expand(calendar, timezones, events, start)
+                self._shifts = _range_shifts(events)
                 found = list(self._meetings(uid, occurrences, end, cancelled))
             except Exception as exc:  # noqa: BLE001  malformed events fail in arbitrary ways
                 self.warn(f"event {uid!r} skipped: {type(exc).__name__}: {exc}")
@@ -140,7 +148,7 @@ class _Reader:
         status = str(event.get("STATUS", "CONFIRMED")).upper()
         if cancelled or status == "CANCELLED":
             return None
-        organizer = _email(event.get("ORGANIZER"))
+        organizer = _person(event.get("ORGANIZER"))
         people = _participants(event, organizer)
         if not any(a.email in self.me for a in people):
             return None
@@ -184,15 +192,40 @@ class _Reader:
 
     def _stamp(self, event: Component, name: str) -> str:
         prop = _prop(event, name)
-        if not isinstance(prop.dt, datetime):
+        value = prop.dt
+        shift = self._shifts.get(value) if _this_and_future(prop) else None
+        if shift is not None:
+            # recurring_ical_events copies a RANGE=THISANDFUTURE override's RECURRENCE-ID onto
+            # every later occurrence; each one's own original start is its start minus the shift.
+            value = _prop(event, "DTSTART").dt - shift
+        if not isinstance(value, datetime):
             # A date is the same day wherever I am: keep the key independent of [me] timezone.
-            return str(prop.dt.isoformat())
-        return self._utc(event, name).strftime("%Y%m%dT%H%M%SZ")
+            return str(value.isoformat())
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.tz)
+        return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _prop(event: Component, name: str) -> Any:
     """A date-time property; RECURRENCE-ID falls back to DTSTART (an event with no series)."""
     return event.get(name) or event["DTSTART"]
+
+
+def _this_and_future(prop: Any) -> bool:
+    params = getattr(prop, "params", None) or {}
+    return str(params.get("RANGE", "")).upper() == "THISANDFUTURE"
+
+
+def _range_shifts(events: list[Component]) -> dict[Any, timedelta]:
+    """RECURRENCE-ID of each RANGE=THISANDFUTURE override -> how far it moved its occurrences."""
+    shifts: dict[Any, timedelta] = {}
+    for event in events:
+        rid, start = event.get("RECURRENCE-ID"), event.get("DTSTART")
+        if rid is None or start is None or not _this_and_future(rid):
+            continue
+        if isinstance(rid.dt, datetime) == isinstance(start.dt, datetime):
+            shifts[rid.dt] = start.dt - rid.dt
+    return shifts
 
 
 def _series(calendar: Calendar) -> dict[str, list[Component]]:
@@ -233,7 +266,7 @@ def _participants(event: Component, organizer: str) -> list[Attendee]:
     """Every attendee with an address, plus the organizer (ACCEPTED unless listed)."""
     people: dict[str, Attendee] = {}
     for value in _as_list(event.get("ATTENDEE")):
-        email = _email(value)
+        email = _person(value)
         if email and email not in people:
             people[email] = Attendee(email, _cn(value), _partstat(value))
     if organizer and organizer not in people:
@@ -247,15 +280,38 @@ def _as_list(value: Any) -> Iterable[Any]:
     return value if isinstance(value, list) else (value,)
 
 
+def _person(value: Any) -> str:
+    """The address of an ATTENDEE or ORGANIZER who is a person; "" for rooms, lists, calendars."""
+    params = getattr(value, "params", None) or {}
+    if str(params.get("CUTYPE", "")).upper() in NOT_PEOPLE_CUTYPES:
+        return ""
+    if str(params.get("ROLE", "")).upper() == "NON-PARTICIPANT":
+        return ""
+    email = _email(value)
+    return "" if email.endswith(CALENDAR_DOMAINS) else email
+
+
 def _email(value: Any) -> str:
-    """``MAILTO:Bob@Example.com`` -> ``bob@example.com``; "" for anything without an address."""
+    """``MAILTO:Bob@Example.com`` -> ``bob@example.com``; "" for anything without an address.
+
+    A value that is not an address (``urn:uuid:...``, a principal URL: SabreDAV, Nextcloud)
+    falls back to the EMAIL parameter (RFC 7986).
+    """
     if value is None or isinstance(value, list):
         return ""
-    text = str(value).strip()
+    address = _address(str(value))
+    if not address:
+        params = getattr(value, "params", None) or {}
+        address = _address(str(params.get("EMAIL", "")))
+    return address
+
+
+def _address(text: str) -> str:
+    text = text.strip()
     if text[:7].lower() == "mailto:":
         text = text[7:]
-    text = text.strip().lower()
-    return text if "@" in text and " " not in text else ""
+    text = text.strip().strip('"').lower()
+    return text if "@" in text and " " not in text and ":" not in text else ""
 
 
 def _cn(value: Any) -> str:

@@ -9,6 +9,8 @@ means one full fetch of that calendar, never an error.
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,18 +181,22 @@ class CaldavConnector:
             password: str | None = resolve(self.config.secret)
         else:
             password = unquote(parts.password or "") or None
+        ca_file = os.path.expanduser(self.config.ca_file)
+        if ca_file and not os.path.isfile(ca_file):
+            raise UserError(f"[calendars.{self.config.name}] ca_file: no file {ca_file}")
         return self.client_factory(
             url=urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])),
             username=username or None,
             password=password,
             timeout=self.config.timeout,
-            ssl_verify_cert=self.config.ca_file or True,
+            # The system's CAs, or the ca_file bundle; verification is never switched off.
+            ssl_verify_cert=ca_file or True,
         )
 
     def _calendars(self, client: Any) -> list[Any]:
         """The calendar at the URL, or every calendar of the principal the URL names."""
         url = str(client.url)
-        kinds = DAVObject(client, url=url).get_property(dav.ResourceType()) or []
+        kinds: Any = DAVObject(client, url=url).get_property(dav.ResourceType()) or []
         if cdav.Calendar.tag in kinds:
             return [DavCalendar(client, url=url)]
         calendars = list(client.principal().calendars())
@@ -216,7 +222,7 @@ class CaldavConnector:
         except dav_error.NotFoundError:
             raise OperationError(f"{self.where}: not found (HTTP 404)") from None
         except dav_error.DAVError as exc:
-            raise OperationError(f"{self.where}: CalDAV request failed: {exc.reason}") from None
+            raise OperationError(f"{self.where}: CalDAV request failed: {_reason(exc)}") from None
         except OSError as exc:  # niquests' errors, timeouts included, are OSErrors
             raise OperationError(f"{self.where}: cannot connect: {_short(exc)}") from None
 
@@ -252,8 +258,19 @@ def _safe(cal: Any) -> str:
     return safe_url(str(cal.url))
 
 
+def _reason(exc: dav_error.DAVError) -> str:
+    status = getattr(exc, "status", None)
+    if status in (400, 405, 501):
+        return f"HTTP {status}; is this a CalDAV calendar or principal URL?"
+    reason = exc.reason if exc.reason and exc.reason != "no reason" else ""
+    return " ".join(p for p in (f"HTTP {status}" if status else "", reason) if p) or str(exc)
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc)
+    untrusted = re.search(r"certificate verify failed: ([^(')]+)", text)
+    if untrusted:
+        return f"TLS certificate not trusted: {untrusted[1].strip()} (set ca_file to trust it)"
     # niquests nests the cause in a long repr; its last clause is the readable part.
     if "Caused by" in text:
         text = text.rsplit(":", 1)[-1].strip(" )'\"")

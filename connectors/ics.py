@@ -1,5 +1,7 @@
 """iCalendar file or feed: a local path, file:// or http(s):// URL, read whole on each change.
 
+``webcal://`` (what "subscribe" links of Google, iCloud and Outlook use) is fetched as https://.
+
 HTTP is polled politely: If-None-Match / If-Modified-Since from the cursor (an unchanged feed
 answers 304 and costs nothing), Retry-After recorded as "not before" and honoured, TLS always
 verified (``ca_file`` adds a CA, never disables checks). Every fetch replaces this source's
@@ -38,6 +40,7 @@ MAX_BYTES = 64 * 1024 * 1024  # a calendar larger than this is a misconfigured U
 REFRESH = timedelta(days=30)
 MAX_RETRY_AFTER = timedelta(days=1)  # a server may not silence us for longer than this
 RETRY_STATUSES = (429, 503)
+WEBCAL = ("webcal", "webcals")
 
 
 @dataclass
@@ -62,7 +65,7 @@ class IcsConnector:
         self.config = config
         self.me = me
         self.clock = clock
-        self.where = safe_url(config.url)
+        self.where = safe_url(http_url(config.url))
 
     def check(self) -> str:
         parsed = self._parse(self._fetch({}), self.clock())
@@ -98,13 +101,13 @@ class IcsConnector:
 
     def _fetch(self, cursor: dict[str, Any]) -> Fetched:
         scheme = urllib.parse.urlsplit(self.config.url).scheme.lower()
-        if scheme in ("http", "https"):
+        if scheme in ("http", "https", *WEBCAL):
             return self._fetch_http(cursor)
         if scheme in ("", "file"):
             return self._fetch_file(cursor)
         raise UserError(
             f"[calendars.{self.config.name}] url: {scheme}:// is not supported "
-            "(use a path, file://, http:// or https://)"
+            "(use a path, file://, http://, https:// or webcal://)"
         )
 
     def _parse(self, fetched: Fetched, now: datetime) -> ical.Parsed:
@@ -163,7 +166,7 @@ class IcsConnector:
             raise OperationError(f"{self.where}: {_reason(exc, self.config.timeout)}") from None
 
     def _request(self, cursor: dict[str, Any]) -> urllib.request.Request:
-        parts = urllib.parse.urlsplit(self.config.url)
+        parts = urllib.parse.urlsplit(http_url(self.config.url))
         netloc = parts.netloc.rpartition("@")[2]
         url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
         request = urllib.request.Request(url, headers={"Accept": "text/calendar, */*;q=0.5"})
@@ -215,6 +218,18 @@ class RetryLater(Exception):
         super().__init__(message)
         self.message = message
         self.until = until
+
+
+def http_url(url: str) -> str:
+    """``webcal://host/x.ics`` -> ``https://host/x.ics``; any other URL unchanged.
+
+    webcal is a "subscribe" label, not a protocol: providers serve it over HTTPS, and plain
+    HTTP would send a password in the clear.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() in WEBCAL:
+        return urllib.parse.urlunsplit(parts._replace(scheme="https"))
+    return url
 
 
 def safe_url(url: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from icalendar import Calendar
 
 from agent.config import CalendarConfig, MeConfig
-from agent.errors import OperationError
+from agent.errors import OperationError, UserError
 from agent.secrets import SecretSpec
 from agent.store import Store
 from connectors.caldav import CaldavConnector
@@ -208,3 +208,61 @@ def test_same_calendar_as_file_http_and_caldav_gives_identical_meetings(
     finally:
         for s in stores:
             s.close()
+
+
+def test_tls_is_verified_by_default_and_ca_file_is_used(store, tmp_path):
+    with serve_feed(TEAM, tls=tmp_path) as feed:
+        config = CalendarConfig("dav", "caldav", feed.url("/dav/"), timeout=5)
+        with pytest.raises(OperationError, match="TLS certificate not trusted"):
+            CaldavConnector(config, ME, clock=clock).sync(store)
+        assert feed.requests == []
+        # Trusted: the handshake succeeds and the feed, which is no CalDAV server, says so.
+        trusted = dataclasses.replace(config, ca_file=str(feed.cert))
+        with pytest.raises(OperationError, match="HTTP 501; is this a CalDAV"):
+            CaldavConnector(trusted, ME, clock=clock).sync(store)
+
+
+def test_ca_file_path_is_expanded_and_a_missing_one_is_a_config_error(tmp_path, monkeypatch):
+    seen: dict = {}
+
+    def factory(**kwargs):
+        seen.update(kwargs)
+        raise OSError("stop here")
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "ca.pem").write_text("")
+    config = CalendarConfig("dav", "caldav", "https://dav.example.org/", ca_file="~/ca.pem")
+    with pytest.raises(OperationError):
+        CaldavConnector(config, ME, client_factory=factory).check()
+    assert seen["ssl_verify_cert"] == str(tmp_path / "ca.pem")
+    default = dataclasses.replace(config, ca_file="")
+    with pytest.raises(OperationError):
+        CaldavConnector(default, ME, client_factory=factory).check()
+    assert seen["ssl_verify_cert"] is True
+    missing = dataclasses.replace(config, ca_file="~/none.pem")
+    with pytest.raises(UserError, match="ca_file"):
+        CaldavConnector(missing, ME, client_factory=factory).check()
+
+
+def test_credentials_come_from_the_same_secret_sources_as_mail(
+    radicale, calendar, store, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("DAV_PASSWORD", radicale.password)
+    script = tmp_path / "pw.sh"
+    script.write_text(f"#!/bin/sh\necho {radicale.password}\n")
+    script.chmod(0o755)
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "dav").write_text(radicale.password + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    for kind, value in (("env", "DAV_PASSWORD"), ("command", str(script)), ("credential", "dav")):
+        config = CalendarConfig(
+            "dav", "caldav", calendar, username=radicale.user,
+            secret=SecretSpec(kind=kind, value=value), timeout=5,
+        )  # fmt: skip
+        assert CaldavConnector(config, ME, clock=clock).check().startswith("1 calendars"), kind
+
+
+def test_server_root_url_discovers_the_users_calendars(radicale, calendar, store):
+    # Other tests' calendars of the same user are found too; each meeting is stored once.
+    assert connector(radicale, radicale.url).sync(store) >= TEAM_MEETINGS
+    assert "met-once@example.org/20250210T090000Z" in {r[0] for r in rows(store)}

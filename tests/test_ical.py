@@ -193,3 +193,108 @@ def test_text_that_is_not_icalendar_raises_calendar_error(text):
 def test_calendar_error_names_the_origin():
     with pytest.raises(CalendarError, match=r"https://example\.org/cal\.ics"):
         parse_calendar("<html>", ME, NOW, "https://example.org/cal.ics")
+
+
+def test_rooms_resources_lists_and_google_calendars_are_not_people():
+    text = event("""
+UID:rooms
+DTSTART:20250106T090000Z
+ORGANIZER;CN=Team calendar:mailto:j68lhv614hbv3u4ttbrs6glhpg@group.calendar.google.com
+ATTENDEE;CUTYPE=ROOM;CN=Room 1:mailto:room1@example.org
+ATTENDEE;CUTYPE=RESOURCE;ROLE=NON-PARTICIPANT:mailto:beamer@example.org
+ATTENDEE;CUTYPE=GROUP:mailto:team@example.org
+ATTENDEE;ROLE=NON-PARTICIPANT:mailto:fyi@example.org
+ATTENDEE:mailto:c_18@resource.calendar.google.com
+ATTENDEE;CUTYPE=INDIVIDUAL:mailto:bob@example.com
+ATTENDEE:mailto:ana@example.org
+""")
+    (meeting,) = parse_calendar(text, ME, NOW).meetings
+    assert meeting.organizer is None
+    assert {a.email for a in meeting.attendees} == {"bob@example.com", "ana@example.org"}
+
+
+def test_a_meeting_with_me_and_only_a_room_has_nobody_else():
+    text = event("""
+UID:alone
+DTSTART:20250106T090000Z
+ORGANIZER:mailto:ana@example.org
+ATTENDEE;CUTYPE=ROOM:mailto:room1@example.org
+""")
+    (meeting,) = parse_calendar(text, ME, NOW).meetings
+    assert [a.email for a in meeting.attendees] == ["ana@example.org"]
+
+
+def test_addresses_in_the_email_parameter_are_used():
+    # SabreDAV / Nextcloud: the value is a principal or urn:uuid, the address is in EMAIL=.
+    text = event("""
+UID:sabre
+DTSTART:20250106T090000Z
+ORGANIZER;EMAIL=Ana@Example.org:urn:uuid:0b5d
+ATTENDEE;CN=Bob;EMAIL="bob@example.com";PARTSTAT=ACCEPTED:/remote.php/dav/principals/users/bob/
+""")
+    (meeting,) = parse_calendar(text, ME, NOW).meetings
+    assert meeting.organizer == "ana@example.org"
+    assert Attendee("bob@example.com", "Bob", "ACCEPTED") in meeting.attendees
+
+
+def test_this_and_future_override_keeps_one_key_per_occurrence():
+    series = """
+UID:tf
+DTSTART;TZID=Europe/Berlin:20250106T100000
+RRULE:FREQ=WEEKLY;COUNT=4
+ORGANIZER:mailto:bob@example.com
+ATTENDEE:mailto:ana@example.org
+END:VEVENT
+BEGIN:VEVENT
+UID:tf
+RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20250113T100000
+DTSTART;TZID=Europe/Berlin:20250113T113000
+ORGANIZER:mailto:bob@example.com
+ATTENDEE:mailto:ana@example.org
+ATTENDEE:mailto:carl@example.org
+"""
+    meetings = parse_calendar(event(series), ME, NOW).meetings
+    assert [m.key for m in meetings] == [
+        f"tf/202501{day}T090000Z" for day in ("06", "13", "20", "27")
+    ]
+    assert [m.start.hour for m in meetings] == [9, 10, 10, 10]
+    assert "carl@example.org" in {a.email for a in meetings[-1].attendees}
+
+
+def test_per_occurrence_cancel_and_decline_and_an_override_without_its_master():
+    series = """
+UID:s
+DTSTART:20250106T090000Z
+RRULE:FREQ=WEEKLY;COUNT=3
+ORGANIZER:mailto:bob@example.com
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@example.org
+END:VEVENT
+BEGIN:VEVENT
+UID:s
+RECURRENCE-ID:20250113T090000Z
+DTSTART:20250113T090000Z
+STATUS:CANCELLED
+ORGANIZER:mailto:bob@example.com
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@example.org
+END:VEVENT
+BEGIN:VEVENT
+UID:s
+RECURRENCE-ID:20250120T090000Z
+DTSTART:20250120T090000Z
+ORGANIZER:mailto:bob@example.com
+ATTENDEE;PARTSTAT=DECLINED:mailto:ana@example.org
+END:VEVENT
+BEGIN:VEVENT
+UID:invited-to-one
+RECURRENCE-ID:20250113T090000Z
+DTSTART:20250114T090000Z
+ORGANIZER:mailto:carl@example.org
+ATTENDEE:mailto:ana@example.org
+"""
+    meetings = {m.key: m for m in parse_calendar(event(series), ME, NOW).meetings}
+    assert sorted(meetings) == [
+        "invited-to-one/20250113T090000Z", "s/20250106T090000Z", "s/20250120T090000Z",
+    ]  # fmt: skip
+    declined = meetings["s/20250120T090000Z"]
+    assert Attendee("ana@example.org", "", "DECLINED") in declined.attendees
+    assert meetings["invited-to-one/20250113T090000Z"].start == datetime(2025, 1, 14, 9, tzinfo=UTC)

@@ -236,8 +236,7 @@ def test_retry_after_as_http_date(store, feed):
 
 
 def test_https_certificate_is_verified(store, tmp_path):
-    # No TLS server here: a self-signed certificate would need the openssl CLI. The default
-    # context verifies; an unreadable ca_file is a config error, never "verification off".
+    # An unreadable ca_file is a config error, never "verification off" (real TLS: below).
     ics = connector("https://127.0.0.1:1/cal.ics", ca_file=str(tmp_path / "none.pem"))
     with pytest.raises(UserError, match="ca_file"):
         ics.sync(store)
@@ -245,3 +244,45 @@ def test_https_certificate_is_verified(store, tmp_path):
 
 def test_http_check(feed):
     assert connector(feed.url()).check() == "9 events, 16 occurrences with you"
+
+
+@pytest.fixture
+def tls_feed(tmp_path):
+    with serve_feed(TEAM, tls=tmp_path) as f:
+        yield f
+
+
+def test_self_signed_https_feed_is_refused_by_default(store, tls_feed):
+    with pytest.raises(OperationError, match="TLS certificate not trusted"):
+        connector(tls_feed.url(), timeout=5).sync(store)
+    assert tls_feed.requests == []  # nothing was sent over the untrusted connection
+
+
+def test_ca_file_trusts_a_self_signed_https_feed(store, tls_feed):
+    assert connector(tls_feed.url(), ca_file=str(tls_feed.cert)).sync(store) == TEAM_MEETINGS
+
+
+def test_webcal_url_is_fetched_over_https(store, tls_feed):
+    url = tls_feed.url().replace("https://", "webcal://")
+    ics = connector(url, ca_file=str(tls_feed.cert))
+    assert ics.sync(store) == TEAM_MEETINGS
+    assert ics.sync(store) == 0
+    assert tls_feed.requests[-1][1]["If-None-Match"] == tls_feed.etag
+
+
+def test_series_moved_to_another_hour_is_not_counted_twice(store, tmp_path):
+    path = tmp_path / "team.ics"
+    path.write_bytes(TEAM)
+    ics = connector(str(path))
+    ics.sync(store)
+    weekly = {r[0] for r in rows(store) if r[0].startswith("weekly-1on1@")}
+    # What a client writes when the whole series moves an hour: the override moves along.
+    text = TEAM.decode()
+    head, rest = text.split("UID:weekly-1on1@example.org", 1)
+    series, tail = rest.split("UID:offsite@", 1)
+    series = series.replace("T100000", "T110000").replace("T103000", "T113000")
+    path.write_text(head + "UID:weekly-1on1@example.org" + series + "UID:offsite@" + tail)
+    ics.sync(store)
+    now = {r[0] for r in rows(store) if r[0].startswith("weekly-1on1@")}
+    assert len(now) == len(weekly) == 11 and now.isdisjoint(weekly)
+    assert len({r[0] for r in rows(store)}) == TEAM_MEETINGS

@@ -1,6 +1,7 @@
 """A real HTTP server on loopback serving calendar feeds, with the failure modes feeds have.
 
-Not a plugin: tests use ``serve_feed()`` as a context manager. Paths:
+Not a plugin: tests use ``serve_feed()`` as a context manager (``serve_feed(body, tls=dir)``
+serves HTTPS with a self-signed certificate made in ``dir``, ``feed.cert``). Paths:
 ``/cal.ics`` 200 with ETag and Last-Modified, 304 on a matching If-None-Match;
 ``/private.ics`` the same behind basic auth; ``/missing.ics`` 404; ``/error.ics`` 500;
 ``/page.ics`` an HTML page; ``/busy.ics`` 503 with Retry-After; ``/hang.ics`` never answers.
@@ -10,12 +11,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from tests.servers.common import unavailable
 
 LAST_MODIFIED = "Wed, 01 Jan 2025 00:00:00 GMT"
 
@@ -29,9 +36,11 @@ class Feed:
     retry_after: str = "120"
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    cert: Path | None = None  # the self-signed certificate when serving HTTPS
 
     def url(self, path: str = "/cal.ics") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        scheme = "https" if self.cert else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     @property
     def etag(self) -> str:
@@ -102,11 +111,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_feed(body: bytes = b"") -> Iterator[Feed]:
-    """Start the feed server on a free loopback port; stop it (and any hung handler) after."""
+def serve_feed(body: bytes = b"", tls: Path | None = None) -> Iterator[Feed]:
+    """Start the feed server on a free loopback port; stop it (and any hung handler) after.
+
+    With ``tls`` (a directory), it speaks HTTPS with a self-signed certificate made there.
+    """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     feed = Feed(port=int(server.server_address[1]), body=body)
+    if tls is not None:
+        feed.cert, key = self_signed(tls)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(feed.cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     server.feed = feed  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -117,3 +134,17 @@ def serve_feed(body: bytes = b"") -> Iterator[Feed]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def self_signed(root: Path) -> tuple[Path, Path]:
+    """A certificate (and its key) for 127.0.0.1 that no system trusts, made by openssl."""
+    if shutil.which("openssl") is None:
+        unavailable("the openssl command is needed to make a test certificate")
+    cert, key = root / "feed-cert.pem", root / "feed-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return cert, key
