@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent import paths
@@ -345,15 +346,31 @@ def _calendar(r: _Reader, t: dict[str, Any], index: int) -> CalendarConfig:
     table = f"calendars.{name}"
     r.unknown(table, t, ("name", "type", "url", "username", "timeout", "ca_file", *SECRET_KEYS))
     kind = r.choice(t, table, "type", ("ics", "caldav"), required=True) or "ics"
+    url = r.string(t, table, "url", required=True) or ""
+    _check_calendar_url(r, table, kind, url)
     return CalendarConfig(
         name=name,
         type=kind,
-        url=r.string(t, table, "url", required=True) or "",
+        url=url,
         username=r.string(t, table, "username") or "",
         secret=_secret(r, t, table, allow_oauth=False),
         timeout=r.number(t, table, "timeout", 30.0),
         ca_file=r.string(t, table, "ca_file") or "",
     )
+
+
+CALENDAR_SCHEMES = {"ics": ("", "file", "http", "https", "webcal", "webcals"),
+                    "caldav": ("http", "https")}  # fmt: skip
+
+
+def _check_calendar_url(r: _Reader, table: str, kind: str, url: str) -> None:
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    allowed = CALENDAR_SCHEMES.get(kind, ())
+    if url and scheme not in allowed:
+        shown = ", ".join(f"{s}://" for s in allowed if s) + (
+            " or a file path" if "" in allowed else ""
+        )
+        r.problem(table, "url", f"{url!r}: type {kind!r} takes {shown}")
 
 
 def _unique_names(

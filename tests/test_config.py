@@ -315,6 +315,22 @@ def test_clear_text_to_a_remote_host_warns_but_loopback_does_not(
     assert "[accounts.lan] security: 'none' sends your password to mail.lan" in warnings[0]
 
 
+def test_calendar_url_schemes_are_checked_before_any_sync() -> None:
+    cal = [
+        {"name": "a", "type": "ics", "url": "ftp://host/cal.ics"},
+        {"name": "b", "type": "caldav", "url": "/home/ana/cal.ics"},
+        {"name": "c", "type": "ics", "url": "webcal://example.org/cal.ics"},
+        {"name": "d", "type": "ics", "url": "~/calendars/work.ics"},
+    ]
+    with pytest.raises(UserError) as err:
+        parse_config({"me": {"emails": ["a@b.org"]}, "calendars": cal})
+    assert err.value.problems == [
+        "[calendars.a] url: 'ftp://host/cal.ics': type 'ics' takes file://, http://, "
+        "https://, webcal://, webcals:// or a file path",
+        "[calendars.b] url: '/home/ana/cal.ics': type 'caldav' takes http://, https://",
+    ]
+
+
 def test_timezone_defaults_to_the_systems(monkeypatch: pytest.MonkeyPatch) -> None:
     data = {"me": {"emails": ["a@b.org"]}}
     monkeypatch.setenv("TZ", "America/New_York")
