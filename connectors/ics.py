@@ -69,7 +69,8 @@ class IcsConnector:
 
     def check(self) -> str:
         parsed = self._parse(self._fetch({}), self.clock())
-        return f"{parsed.events} events, {len(parsed.meetings)} occurrences with you"
+        n = len(parsed.meetings)
+        return f"{parsed.events} events, {n} occurrence{'' if n == 1 else 's'} with you"
 
     def sync(self, store: Store, progress: Progress = no_progress) -> int:
         cursor = store.get_cursor(self.config.name, "") or {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,18 @@ def test_meetings_count_and_a_cancelled_one_does_not(sample: Path) -> None:
     # Carla's lunch 40 days ago was cancelled: her silence is still 199 days.
     assert people["carla@example.com"]["stats"]["meetings"] == 0
     assert people["carla@example.com"]["stats"]["silence_days"] == 199
+
+
+def test_check_offline_reads_local_sources(tmp_path: Path) -> None:
+    config = write_sample(tmp_path / "sample")
+    ok = agent(config, "check", "--offline")
+    assert ok.exit_code == 0, ok.output
+    assert "sample: ok: 2 folders (INBOX, Sent)" in ok.output
+    assert "calendar: ok: 2 events, 1 occurrence with you" in ok.output
+    (tmp_path / "sample" / "calendar.ics").unlink()
+    shutil.rmtree(tmp_path / "sample" / "Maildir" / "cur")
+    shutil.rmtree(tmp_path / "sample" / "Maildir" / "new")
+    bad = agent(config, "check", "--offline")
+    assert bad.exit_code == 2
+    assert "sample: FAILED: [accounts.sample] path:" in bad.output
+    assert "calendar: FAILED: [calendars.calendar] url: no file" in bad.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from agent.app import App
-from agent.errors import AgentError, OperationError
+from agent.errors import AgentError, OperationError, UserError
 from agent.sync import source_configs
 from connectors import connector_for
 
@@ -21,11 +21,21 @@ def check(app: App, offline: bool) -> None:
     click.echo(f"rules: ok ({ruleset})")
     app.store()
     click.echo("database: ok")
-    if offline:
-        return
-    failed = [s.name for s in source_configs(config) if not _check_source(app, s)]
-    if failed:
-        raise OperationError(f"cannot use {', '.join(failed)}")
+    # Offline, local sources (a Maildir, a calendar file) are still read: no network needed.
+    sources = [s for s in source_configs(config) if not offline or _is_local(s)]
+    errors = [e for e in (_check_source(app, s) for s in sources) if e is not None]
+    if errors:
+        names = ", ".join(name for name, _ in errors)
+        if any(isinstance(e, UserError) for _, e in errors):
+            raise UserError(f"cannot use {names}: fix the config")
+        raise OperationError(f"cannot use {names}")
+
+
+def _is_local(source: object) -> bool:
+    if getattr(source, "type", "") == "maildir":
+        return True
+    url = str(getattr(source, "url", ""))
+    return getattr(source, "type", "") == "ics" and ("://" not in url or url.startswith("file:"))
 
 
 def _load_rules(app: App) -> str:
@@ -35,15 +45,15 @@ def _load_rules(app: App) -> str:
     return f"{len(ruleset.rules)} active rules"
 
 
-def _check_source(app: App, source: object) -> bool:
+def _check_source(app: App, source: object) -> tuple[str, AgentError] | None:
     name = getattr(source, "name", "?")
     try:
         detail = connector_for(source, app.config.me).check()
     except AgentError as exc:
         click.echo(f"{name}: FAILED: {exc}")
-        return False
+        return name, exc
     click.echo(f"{name}: ok: {detail}")
-    return True
+    return None
 
 
 COMMANDS = [check]
