@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import http.server
 import itertools
+import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,6 +67,7 @@ class DovecotServer:
     user: str = USER
     password: str = PASSWORD
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    oauth2_url: str = ""  # token introspection endpoint; set: XOAUTH2 logins are accepted
 
     @property
     def maildir(self) -> Path:
@@ -168,12 +174,65 @@ def dovecot_tls() -> Iterator[DovecotServer]:
     yield from _serve(tls=True)
 
 
-def _serve(tls: bool) -> Iterator[DovecotServer]:
+class TokenIssuer:
+    """The OAuth2 provider's side, as far as Dovecot sees it: an RFC 7662 introspection
+    endpoint on loopback that knows which access tokens are valid and for whom."""
+
+    def __init__(self, user: str) -> None:
+        self.valid: set[str] = set()
+        self.asked: list[str] = []
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                token = urllib.parse.parse_qs(body.decode()).get("token", [""])[0]
+                issuer.asked.append(token)
+                answer: dict[str, Any] = {"active": token in issuer.valid}
+                if answer["active"]:
+                    answer["username"] = user
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/introspect"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def issue(self) -> str:
+        token = secrets.token_urlsafe(24)
+        self.valid.add(token)
+        return token
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def dovecot_oauth2() -> Iterator[tuple[DovecotServer, TokenIssuer]]:
+    """Plain-text Dovecot that also accepts XOAUTH2, checking tokens with a ``TokenIssuer``."""
+    issuer = TokenIssuer(USER)
+    try:
+        for server in _serve(tls=False, oauth2_url=issuer.url):
+            yield server, issuer
+    finally:
+        issuer.close()
+
+
+def _serve(tls: bool, oauth2_url: str = "") -> Iterator[DovecotServer]:
     if not DOVECOT.exists() or not DOVEADM.exists():
         unavailable("Dovecot is not installed (bash .ci/system-deps.sh installs dovecot-imapd)")
     identity = _identity()
     root = Path(tempfile.mkdtemp(prefix="dovecot-"))  # short: socket paths have a length limit
     server = DovecotServer(root=root, conf=root / "dovecot.conf", identity=identity, port=0)
+    server.oauth2_url = oauth2_url
     try:
         _prepare(server, tls)
         _start(server)
@@ -244,7 +303,7 @@ listen = 127.0.0.1
 protocols = imap
 {_ssl_settings(server)}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if server.oauth2_url else ""}
 default_login_user = {ident.login_user}
 default_internal_user = {ident.mail_user}
 default_internal_group = {ident.mail_group}
@@ -258,7 +317,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
 }}
-userdb {{
+{_oauth2_passdb(server)}userdb {{
   driver = static
   args = uid={ident.uid} gid={ident.gid} home={root}/home/%u
 }}
@@ -284,6 +343,19 @@ namespace inbox {{
   }}
 }}
 """
+
+
+def _oauth2_passdb(server: DovecotServer) -> str:
+    """Dovecot's oauth2 passdb asks ``oauth2_url`` (RFC 7662 introspection) about each token."""
+    if not server.oauth2_url:
+        return ""
+    args = server.root / "oauth2.conf.ext"
+    args.write_text(
+        f"introspection_mode = post\nintrospection_url = {server.oauth2_url}\n"
+        "force_introspection = yes\nusername_attribute = username\n"
+        "active_attribute = active\nactive_value = true\n"
+    )
+    return f"passdb {{\n  driver = oauth2\n  args = {args}\n}}\n"
 
 
 def _ssl_settings(server: DovecotServer) -> str:
