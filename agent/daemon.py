@@ -313,6 +313,9 @@ class Daemon:
         self._set_status(f"syncing {source.name}")
         try:
             result = self._sync(self.config, self.store, source, self._progress)
+        except Shutdown:
+            log.info("sync %s interrupted; the next run resumes after its last batch", source.name)
+            raise
         except Exception as exc:  # a connector bug must not stop the others
             log.error("sync %s failed: %s", source.name, _describe(exc))
             log.debug("sync %s traceback", source.name, exc_info=True)

@@ -1,10 +1,11 @@
-"""Helpers for the IMAP tests: messages, a counting client, a store reader and a faulty proxy."""
+"""Helpers for the IMAP tests: messages, a counting client, a store reader and faulty proxies."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -203,3 +204,109 @@ def _close(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
+
+
+class SlowProxy:
+    """A TCP proxy to ``port`` that hands the server's replies on at ``rate`` bytes a second.
+
+    A slow link or a busy server, as a user's may be: a UID FETCH of a few hundred headers takes
+    seconds, so a client is reliably caught in the middle of one. ``pause()`` stops the replies
+    altogether (a stalled server: the client blocks in a socket read) and returns only once no
+    byte is in flight, so what the client has received is frozen until ``resume()``.
+    """
+
+    def __init__(self, port: int, rate: int, chunk: int = 256) -> None:
+        self.target = port
+        self.rate = rate
+        self.chunk = chunk
+        self.fetches = 0  # UID FETCH commands seen
+        self._pending: bytes | None = None  # tag of the UID FETCH whose reply is not complete
+        self._reply_bytes = 0  # bytes of that reply handed to the client so far
+        self._paused = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def wait_in_fetch(self, nth: int, timeout: float = 60.0) -> None:
+        """Wait until the reply to the ``nth`` UID FETCH has begun reaching the client and has
+        not finished; fails if that reply is already over (the rate is too high)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._in_fetch_locked(nth), timeout):
+                raise AssertionError(
+                    f"UID FETCH #{nth} not in flight within {timeout}s ({self.fetches} seen)"
+                )
+
+    def _in_fetch_locked(self, nth: int) -> bool:
+        if self.fetches > nth or (self.fetches == nth and self._pending is None):
+            raise AssertionError(f"UID FETCH #{nth} is over already: the proxy is too fast")
+        return self.fetches == nth and self._pending is not None and self._reply_bytes > 0
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._listener.close()
+        for sock in self._sockets:
+            _close(sock)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self._sockets += [client, server]
+            threading.Thread(target=self._upstream, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._downstream, args=(server, client), daemon=True).start()
+
+    def _upstream(self, client: socket.socket, server: socket.socket) -> None:
+        while data := _recv(client):
+            tag, _, rest = data.partition(b" ")
+            if rest.upper().startswith(b"UID FETCH "):
+                with self._cond:
+                    self.fetches += 1
+                    self._pending, self._reply_bytes = tag, 0
+                    self._cond.notify_all()
+            with contextlib.suppress(OSError):
+                server.sendall(data)
+        _close(server)
+
+    def _downstream(self, server: socket.socket, client: socket.socket) -> None:
+        tail = b""
+        while data := _recv(server):
+            for start in range(0, len(data), self.chunk):
+                piece = data[start : start + self.chunk]
+                with self._cond:
+                    self._cond.wait_for(lambda: not self._paused or self._closed)
+                    try:
+                        client.sendall(piece)
+                    except OSError:
+                        _close(server)
+                        return
+                    tail = self._note(tail, piece)
+                    self._cond.notify_all()
+                time.sleep(len(piece) / self.rate)
+        _close(client)
+
+    def _note(self, tail: bytes, piece: bytes) -> bytes:
+        """Count bytes of the pending reply; its tagged status line ends it. Returns the tail
+        to keep: the status line may straddle two pieces."""
+        seen = tail + piece
+        if self._pending is not None:
+            self._reply_bytes += len(piece)
+            if b"\r\n" + self._pending + b" " in seen:
+                self._pending = None
+        return seen[-64:]
