@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv demo test lint bench clean system-deps
+.PHONY: all venv demo test lint bench clean system-deps i18n
 
 all: test
 
@@ -32,6 +32,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check agent connectors rules tests bench
 	$(BIN)/ruff format --check agent connectors rules tests bench
 	$(BIN)/mypy agent connectors rules
+
+i18n: $(STAMP)
+	$(BIN)/python -m agent.i18n_extract
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run

@@ -20,15 +20,29 @@ RECIPROCAL_SHARE = (0.2, 0.8)
 
 @dataclass(frozen=True)
 class Group:
-    """The findings of one rule, one per person, most urgent first."""
+    """The people whose most important finding is this rule's, most urgent first.
+
+    ``also`` runs parallel to ``findings``: each person's findings from other rules, so a
+    person flagged by several rules appears once, under the first of them, with all of them.
+    """
 
     rule: str
     findings: tuple[Finding, ...]
+    also: tuple[tuple[Finding, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.also:
+            object.__setattr__(self, "also", tuple(() for _ in self.findings))
 
     @property
     def rank(self) -> int:
         """The highest severity in the group, as an index into SEVERITIES."""
         return max(f.rank for f in self.findings)
+
+    @property
+    def entries(self) -> tuple[tuple[Finding, tuple[Finding, ...]], ...]:
+        """(finding, the same person's other findings) pairs, in order."""
+        return tuple(zip(self.findings, self.also, strict=True))
 
 
 @dataclass(frozen=True)
@@ -55,14 +69,13 @@ class Summary:
 
 @dataclass(frozen=True)
 class Digest:
+    """``groups`` is what a reader sees (each person once); ``findings`` is every finding, one
+    per person and rule, in importance order: severity, then rule, then the engine's order."""
+
     as_of: date
     groups: tuple[Group, ...]
     summary: Summary
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        """Every finding, in importance order (group by group)."""
-        return tuple(f for g in self.groups for f in g.findings)
+    findings: tuple[Finding, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `agent digest --format json` document (DESIGN.md)."""
@@ -83,11 +96,21 @@ def build_digest(
     each person is, so the rule files stay the one place that decides what matters most.
     Example: findings [reply-owed alert, fading warning, fading info] give groups
     ``(Group("reply-owed", ...), Group("fading", (warning, info)))``.
+    A person with several findings is listed once, in the group of the most important one,
+    with the others in ``Group.also``; ``Digest.findings`` (the JSON) keeps every one.
     """
     checked = [_checked(f) for f in findings]
-    ordered = sorted(enumerate(checked), key=lambda pair: (-pair[1].rank, pair[0]))
-    groups = tuple(_groups(f for _, f in ordered))
-    return Digest(as_of=as_of, groups=groups, summary=_summary(reports, groups))
+    ordered = [f for _, f in sorted(enumerate(checked), key=lambda p: (-p[1].rank, p[0]))]
+    groups = tuple(_groups(ordered))
+    return Digest(as_of, groups, _summary(reports, groups), _by_importance(ordered))
+
+
+def _by_importance(ordered: Sequence[Finding]) -> tuple[Finding, ...]:
+    """Rule by rule, in order of each rule's first finding; one finding per person per rule."""
+    by_rule: dict[str, dict[int, Finding]] = {}
+    for finding in ordered:
+        by_rule.setdefault(finding.rule, {}).setdefault(finding.person.id, finding)
+    return tuple(f for people in by_rule.values() for f in people.values())
 
 
 def _checked(finding: Finding) -> Finding:
@@ -97,12 +120,22 @@ def _checked(finding: Finding) -> Finding:
 
 
 def _groups(findings: Iterable[Finding]) -> list[Group]:
-    """Groups in order of their first (most important) finding."""
-    by_rule: dict[str, dict[int, Finding]] = {}
+    """Groups in order of their first (most important) finding; each person in one group."""
+    by_person: dict[int, dict[str, Finding]] = {}
     for finding in findings:
-        # One entry per person per rule; input is most severe first, so the first one stays.
-        by_rule.setdefault(finding.rule, {}).setdefault(finding.person.id, finding)
-    return [Group(rule, tuple(people.values())) for rule, people in by_rule.items()]
+        # One finding per person per rule; input is most severe first, so the first one stays.
+        by_person.setdefault(finding.person.id, {}).setdefault(finding.rule, finding)
+    by_rule: dict[str, list[tuple[Finding, tuple[Finding, ...]]]] = {}
+    for own in by_person.values():
+        first, *also = own.values()
+        by_rule.setdefault(first.rule, []).append((first, tuple(also)))
+    groups = [
+        Group(rule, tuple(f for f, _ in entries), tuple(a for _, a in entries))
+        for rule, entries in by_rule.items()
+    ]
+    # People were visited in order of their top finding, so groups already follow importance;
+    # sorting keeps that order stable while making severity explicit.
+    return sorted(groups, key=lambda g: -g.findings[0].rank)
 
 
 def _summary(reports: Sequence[PersonReport], groups: Sequence[Group]) -> Summary:
@@ -112,8 +145,18 @@ def _summary(reports: Sequence[PersonReport], groups: Sequence[Group]) -> Summar
         new_90d=sum(1 for r in reports if 0 <= _number(r, "days_since_first_contact", -1) <= 90),
         attention=len({f.person.id for g in groups for f in g.findings}),
         reciprocal_share=_reciprocal_share(reports),
-        by_rule={g.rule: len(g.findings) for g in groups},
+        by_rule=_by_rule(groups),
     )
+
+
+def _by_rule(groups: Sequence[Group]) -> dict[str, int]:
+    """People per rule, counting those shown under another rule's heading too."""
+    counts: dict[str, int] = {}
+    for group in groups:
+        for first, also in group.entries:
+            for finding in (first, *also):
+                counts[finding.rule] = counts.get(finding.rule, 0) + 1
+    return counts
 
 
 def _reciprocal_share(reports: Sequence[PersonReport]) -> float | None:

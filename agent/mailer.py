@@ -13,6 +13,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -22,6 +23,8 @@ from agent.errors import OperationError, UserError
 
 log = logging.getLogger(__name__)
 
+SENDER_NAME = "Relationship agent"
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -30,6 +33,8 @@ class Envelope:
     smtp: SmtpConfig
     sender: str
     recipient: str
+    recipient_name: str = ""  # [me] name, shown in To
+    sender_name: str = SENDER_NAME
 
 
 def envelope(config: Config) -> Envelope:
@@ -42,7 +47,7 @@ def envelope(config: Config) -> Envelope:
     sender = config.smtp.sender or config.smtp.username or config.digest.to
     if "@" not in sender:
         raise UserError(f"[smtp] from: {sender!r} is not an e-mail address")
-    return Envelope(config.smtp, sender, config.digest.to)
+    return Envelope(config.smtp, sender, config.digest.to, " ".join(config.me.name.split()))
 
 
 def build_message(
@@ -51,19 +56,26 @@ def build_message(
     """A multipart/alternative message; ``parts`` are (subtype, body), least preferred first
     (RFC 2046: clients show the last part they can display)."""
     msg = EmailMessage()
-    msg["From"] = env.sender
-    msg["To"] = env.recipient
-    msg["Subject"] = subject
+    # Address objects quote and RFC 2047-encode display names ("Ana Müller" <ana@...>).
+    msg["From"] = _address(env.sender_name, env.sender)
+    msg["To"] = _address(env.recipient_name, env.recipient)
+    msg["Subject"] = " ".join(subject.split())
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid("digest", domain=env.sender.rsplit("@", 1)[1])
     # The agent drops auto-submitted mail when it syncs: it never counts its own digests.
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office replies to a digest
+    # Quoted-printable keeps every line 7-bit and short: no server has to support 8BITMIME.
     (first_type, first_body), *rest = parts
-    msg.set_content(first_body, subtype=first_type)
+    msg.set_content(first_body, subtype=first_type, cte="quoted-printable")
     for subtype, body in rest:
-        msg.add_alternative(body, subtype=subtype)
+        msg.add_alternative(body, subtype=subtype, cte="quoted-printable")
     return msg
+
+
+def _address(name: str, addr: str) -> Address:
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=" ".join(name.split()), username=local, domain=domain)
 
 
 def send(env: Envelope, msg: EmailMessage) -> str:

@@ -15,7 +15,7 @@ from agent.metrics import METRIC_NAMES, METRICS
 from agent.person import Person, PersonReport
 from rules.expr import BOOL, NUM, TEXT, Comparison, Expression
 from rules.findings import SEVERITIES, Finding
-from rules.template import safe_render
+from rules.template import safe_render, template_names
 
 FIRED, NOT_FIRED, NOT_APPLICABLE = "fired", "not fired", "not applicable"
 # A rule "almost fired" when at most this many comparisons failed, each within this share of
@@ -113,6 +113,15 @@ class Rule:
         return tuple(n for n in self.when.names if n in METRIC_NAMES)
 
     @property
+    def evidence_names(self) -> tuple[str, ...]:
+        """What a finding carries as evidence: the metrics the condition read, then those its
+        message and suggestion quote (so every number the reader sees can be checked), then
+        ALWAYS_EVIDENCE."""
+        quoted = [n for t in (self.message, self.suggestion) for n in template_names(t)]
+        names = [*self.metrics, *(n for n in quoted if n in METRIC_NAMES), *ALWAYS_EVIDENCE]
+        return tuple(dict.fromkeys(names))
+
+    @property
     def rank(self) -> int:
         return SEVERITIES.index(self.severity)
 
@@ -170,7 +179,10 @@ class Outcome:
             return f"{self.rule.id}: not applicable (excluded by its match)"
         if self.status == FIRED:
             assert self.finding is not None
-            return f"{self.rule.id}: fired ({self.rule.severity}) — {self.finding.message}"
+            line = f"{self.rule.id}: fired ({self.rule.severity}) — {self.finding.message}"
+            # Why: the comparisons that held (a bare flag such as reply_owed has none).
+            why = "; ".join(h.describe() for h in self.hits if h.op)
+            return f"{line} Because: {why}" if why else line
         label = "almost fired" if self.near_miss else "not fired"
         return f"{self.rule.id}: {label} — " + "; ".join(m.describe() for m in self.misses)
 
@@ -260,7 +272,7 @@ def _plain_value(value: Any) -> Any:
 def _finding(
     rule: Rule, report: PersonReport, values: Mapping[str, Any], translate: Translate
 ) -> Finding:
-    names = [*rule.metrics, *(n for n in ALWAYS_EVIDENCE if n not in rule.metrics)]
+    names = rule.evidence_names
     return Finding(
         rule=rule.id,
         severity=rule.severity,

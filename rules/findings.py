@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,5 +31,12 @@ class Finding:
             "person": self.person.to_json(),
             "message": self.message,
             "suggestion": self.suggestion,
-            "evidence": self.evidence,
+            "evidence": {k: _json_value(v) for k, v in self.evidence.items()},
         }
+
+
+def _json_value(value: Any) -> Any:
+    # NaN and infinity are not JSON; a metric that cannot be computed is null (agent/metrics.py).
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -33,6 +33,9 @@ from rules.template import allowed_kinds, check_template
 BUILTIN = "builtin"
 BUILTIN_PATH = Path(__file__).with_name("builtin.yaml")
 MAX_FILE_BYTES = 1_000_000
+# A rule file is at most four levels deep (rules > rule > match > exclude); libyaml's composer
+# recurses per level and crashes the process (SIGSEGV) somewhere past 10,000 levels.
+MAX_YAML_DEPTH = 20
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOP_KEYS = ("version", "extends", "settings", "disable", "rules")
 RULE_KEYS = ("id", "description", "match", "when", "severity", "message", "suggestion", "score")
@@ -98,6 +101,9 @@ def _read(state: _State, path: Path, label: str) -> dict[str, Any] | None:
     except yaml.YAMLError as exc:
         state.problems.append(f"{label}: not valid YAML: {_yaml_problem(exc)}")
         return None
+    except _TooDeep as exc:
+        state.problems.append(f"{label}: {exc}")
+        return None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -111,10 +117,46 @@ def _read(state: _State, path: Path, label: str) -> dict[str, Any] | None:
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _Loader(_SAFE_LOADER):  # type: ignore[valid-type,misc]
+    """Safe loading that refuses duplicate keys: YAML would silently keep the last ``when``."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _value in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None or key == "<<":
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return dict(super().construct_mapping(node, deep))
+
+
+class _TooDeep(ValueError):
+    pass
+
+
 @functools.lru_cache(maxsize=4)
 def _parse_yaml(text: str) -> Any:
     """Parsed once per distinct text; callers never mutate the result."""
-    return yaml.load(text, Loader=_SAFE_LOADER)
+    _check_depth(text)
+    return yaml.load(text, Loader=_Loader)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse deep nesting before composing: the event parser keeps its own stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                mark = event.start_mark
+                where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+                raise _TooDeep(f"nested deeper than {MAX_YAML_DEPTH} levels{where}")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

@@ -9,6 +9,7 @@ value falls back to a plain rendering.
 from __future__ import annotations
 
 import difflib
+import re
 import string
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,9 @@ from rules.expr import BOOL, NUM, TEXT
 
 MISSING = "—"
 MAX_TEMPLATE = 1000
+# Widths and precisions in a format spec: "{x:>999999999}" would build a gigabyte string.
+MAX_SPEC_NUMBER = 40
+_SPEC_NUMBERS = re.compile(r"\d+")
 _SAMPLES: dict[str, tuple[Any, ...]] = {
     NUM: (1, 1.5),
     TEXT: ("2024-01-01",),
@@ -53,9 +57,15 @@ def _check_field(name: str, spec: str, kinds: Mapping[str, str]) -> list[str]:
         return [f"unknown field {{{name}}}{hint}"]
     if "{" in spec:
         return [f"field {{{name}}}: nested fields in a format spec are not allowed"]
+    if not _spec_small(spec):
+        return [f"field {{{name}:{spec}}}: width or precision above {MAX_SPEC_NUMBER}"]
     if spec and not _spec_fits(spec, kinds[name]):
         return [f"field {{{name}:{spec}}}: format spec {spec!r} does not fit a {kinds[name]}"]
     return []
+
+
+def _spec_small(spec: str) -> bool:
+    return all(int(n) <= MAX_SPEC_NUMBER for n in _SPEC_NUMBERS.findall(spec))
 
 
 def _spec_fits(spec: str, kind: str) -> bool:
@@ -84,7 +94,7 @@ class _Formatter(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         if value is None:
             return MISSING
-        if format_spec:
+        if format_spec and _spec_small(format_spec):  # translations are not checked at load
             try:
                 return format(value, format_spec)
             except (ValueError, TypeError):

@@ -404,6 +404,17 @@ def test_explain_fired_carries_the_finding() -> None:
     assert result.hits and not result.misses
     assert result.to_json()["status"] == "fired"
     assert "fading: fired (warning) — Carla Diaz: no contact for 199 days" in result.describe()
+    # ...and why: the comparisons that held, with the values they saw.
+    assert "Because: interactions >= fading_min_interactions: 85 >= 6 holds;" in result.describe()
+    threshold = "max(fading_factor * gap_p90_days, min_fading_days): 199 > 52.5 holds"
+    assert f"silence_days > {threshold}" in result.describe()
+
+
+def test_explain_fired_on_a_flag_alone_still_explains() -> None:
+    owed = {"reply_owed": True, "reply_owed_days": 9, "reply_owed_since": "2026-11-11"}
+    line = outcome(healthy(**owed), "reply-owed").describe()
+    assert line.startswith("reply-owed: fired (alert) — Carla Diaz wrote to you 9 days ago")
+    assert "reply_owed_days >= reply_after_days: 9 >= 3 holds" in line
 
 
 def test_explain_not_applicable_when_match_excludes(tmp_path: Any) -> None:
@@ -431,6 +442,8 @@ def test_finding_evidence_is_the_metrics_the_rule_read() -> None:
     assert finding.evidence["interactions"] == 85
     assert finding.evidence["last_contact"] == "2026-05-05"
     assert set(finding.evidence) <= METRIC_NAMES  # metrics only, no settings
+    # Every number in the message is in the evidence too ("about every 14 days").
+    assert finding.evidence["gap_median_days"] == 14.0
     assert finding.message == (
         "Carla Diaz: no contact for 199 days; you used to be in touch about every 14 days."
     )
@@ -494,6 +507,14 @@ def test_translate_is_applied_to_templates_before_formatting() -> None:
 def test_a_broken_translation_falls_back_to_the_original() -> None:
     def translate(template: str) -> str:
         return "{name.__class__} {oops"
+
+    (finding,) = evaluate(RULES, [report(healthy(**FADING))], translate=translate)
+    assert finding.message.startswith("Carla Diaz: no contact for 199 days")
+
+
+def test_a_translation_with_a_huge_field_width_is_rendered_plainly() -> None:
+    def translate(template: str) -> str:
+        return template.replace("{silence_days}", "{silence_days:>999999999}")
 
     (finding,) = evaluate(RULES, [report(healthy(**FADING))], translate=translate)
     assert finding.message.startswith("Carla Diaz: no contact for 199 days")

@@ -105,6 +105,33 @@ def test_send_with_smtp_down_exits_1_and_records_nothing(tmp_path: Path) -> None
         store.close()
 
 
+@pytest.mark.smtp
+def test_send_refused_by_smtp_exits_1_and_records_nothing(
+    tmp_path: Path, smtp_refusing_server: SmtpServer
+) -> None:
+    config = sample_config(tmp_path, smtp_port=smtp_refusing_server.port)
+    result = agent(config, "digest", "--send")
+    assert result.exit_code == 1, result.output
+    assert "refused ana@example.org: 550 5.7.1 Relaying denied" in result.output
+    assert "Traceback" not in result.output and "digest sent" not in result.output
+    store = Store.open(f"sqlite:///{tmp_path}/agent.db")
+    try:
+        assert store.last_digest() is None
+    finally:
+        store.close()
+
+
+def test_person_flagged_twice_appears_once_in_the_printed_digest(sample: Path) -> None:
+    text = agent(sample, "digest", "--as-of", DAY).output
+    data = json.loads(agent(sample, "digest", "--as-of", DAY, "--format", "json").output)
+    names = [f["person"]["name"] for f in data["findings"]]
+    twice = {n for n in names if names.count(n) > 1}
+    assert twice  # the sample has someone flagged by two rules (Eve: reply owed, not reciprocating)
+    for name in twice:
+        assert text.count(f"{name} <") == 1
+    assert "Also: " in text
+
+
 def test_send_without_smtp_config_is_a_usage_error(sample: Path) -> None:
     result = agent(sample, "digest", "--send")
     assert result.exit_code == 2

@@ -38,15 +38,42 @@ def test_engine_order_decides_within_a_severity() -> None:
     ]  # fmt: skip
     digest = build_digest([], found, AS_OF)
     assert [g.rule for g in digest.groups] == ["fading-close", "fading", "one-sided"]
-    assert [f.person for f in digest.groups[1].findings] == [DANA, CARLA, EVE]
+    assert [f.person for f in digest.groups[1].findings] == [DANA, EVE]  # Carla: one-sided
+    assert [f.person for f in digest.groups[2].findings] == [CARLA]
 
 
-def test_one_entry_per_person_per_group_keeps_the_most_severe() -> None:
+def test_one_entry_per_person_per_rule_keeps_the_most_severe() -> None:
     found = [finding("fading", CARLA, "info"), finding("fading", CARLA, "alert")]
     digest = build_digest([], [*found, finding("reply-owed", CARLA)], AS_OF)
-    fading = next(g for g in digest.groups if g.rule == "fading")
-    assert [f.severity for f in fading.findings] == ["alert"]
-    assert len(digest.findings) == 2  # one person may appear under two rules
+    assert [g.rule for g in digest.groups] == ["fading"]
+    assert [(f.rule, f.severity) for f in digest.findings] == [
+        ("fading", "alert"), ("reply-owed", "warning")
+    ]  # fmt: skip
+    assert [[f.rule for f in also] for also in digest.groups[0].also] == [["reply-owed"]]
+
+
+def test_a_person_flagged_by_several_rules_appears_once_with_all_of_them() -> None:
+    found = [
+        finding("reply-owed", EVE, "alert"), finding("reply-owed", DANA, "alert"),
+        finding("fading", CARLA), finding("not-reciprocating", EVE),
+        finding("one-sided", BOB, "info"), finding("one-sided", EVE, "info"),
+    ]  # fmt: skip
+    digest = build_digest([], found, AS_OF)
+    assert [g.rule for g in digest.groups] == ["reply-owed", "fading", "one-sided"]
+    owed = digest.groups[0]
+    assert [f.person for f in owed.findings] == [EVE, DANA]
+    also = [[f.rule for f in others] for others in owed.also]
+    assert also == [["not-reciprocating", "one-sided"], []]
+    assert [f.person for f in digest.groups[2].findings] == [BOB]
+    # Nothing is lost: JSON lists every finding, rule by rule in importance order.
+    assert [(f.rule, f.person.id) for f in digest.findings] == [
+        ("reply-owed", EVE.id), ("reply-owed", DANA.id), ("fading", CARLA.id),
+        ("not-reciprocating", EVE.id), ("one-sided", BOB.id), ("one-sided", EVE.id),
+    ]  # fmt: skip
+    assert digest.summary.attention == 4
+    assert digest.summary.by_rule == {
+        "reply-owed": 2, "not-reciprocating": 1, "one-sided": 2, "fading": 1
+    }  # fmt: skip
 
 
 def test_unknown_severity_is_rejected() -> None:
@@ -88,3 +115,10 @@ def test_empty_digest() -> None:
     digest = build_digest([], [], AS_OF)
     assert digest.groups == () and digest.findings == ()
     assert digest.to_json()["summary"]["people"] == 0
+
+
+def test_json_is_strict_even_with_odd_metric_values() -> None:
+    odd = finding("fading", CARLA, trend=float("nan"), silence_ratio=float("inf"), silence_days=9)
+    text = json.dumps(build_digest([], [odd], AS_OF).to_json(), allow_nan=False)
+    evidence = json.loads(text)["findings"][0]["evidence"]
+    assert evidence == {"trend": None, "silence_ratio": None, "silence_days": 9}

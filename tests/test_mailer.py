@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,7 +48,8 @@ def test_sends_multipart_alternative_with_both_parts(smtp_server: SmtpServer) ->
     assert msg["Message-ID"] == message_id and message_id.endswith("@example.org>")
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["X-Auto-Response-Suppress"] == "All"
-    assert msg["From"] == "agent@example.org" and msg["To"] == "ana@example.org"
+    assert msg["From"] == "Relationship agent <agent@example.org>"
+    assert msg["To"] == "Ana <ana@example.org>"  # [me] name
     assert msg["Subject"] == "Your relationship digest — 2026-11-23"
     assert msg["Date"].datetime == NOW
 
@@ -141,3 +143,44 @@ def test_sender_falls_back_to_username_then_recipient() -> None:
     assert mailer.envelope(config(digest={"to": "a@x.org"}, smtp={"host": "h"})).sender == "a@x.org"
     with pytest.raises(UserError, match="from"):
         mailer.envelope(config(digest={"to": "a@x.org"}, smtp={"host": "h", "username": "ana"}))
+
+
+def test_headers_are_ascii_with_encoded_non_ascii_names(smtp_server: SmtpServer) -> None:
+    me = {"name": 'Zoë "Zo" Müller', "emails": ["zoe@example.org"], "timezone": "Europe/Berlin"}
+    smtp = {"host": smtp_server.host, "port": smtp_server.port, "security": "none"}
+    cfg = config(me=me, digest={"to": "zoe@example.org"}, smtp=smtp)
+    env = mailer.envelope(cfg)
+    built = mailer.build_message(env, "Dein Beziehungs-Überblick — 2026-11-23", PARTS, NOW)
+    head, _, body = built.as_bytes().partition(b"\n\n")
+    head.decode("ascii")  # RFC 5322 headers: 7-bit, non-ASCII as RFC 2047 encoded words
+    assert b"=?utf-8?" in head
+    assert max(len(line) for line in built.as_bytes().splitlines()) <= 78  # quoted-printable
+    body.decode("ascii")  # no 8BITMIME needed
+    mailer.send(env, built)
+    [msg] = smtp_server.messages
+    assert msg["To"].addresses[0].display_name == 'Zoë "Zo" Müller'
+    assert msg["To"].addresses[0].addr_spec == "zoe@example.org"
+    assert msg["Subject"] == "Dein Beziehungs-Überblick — 2026-11-23"
+    assert msg["Date"].datetime == NOW and msg["Message-ID"].endswith("@example.org>")
+    assert lf(msg.get_body(("html",)).get_content()) == PARTS[1][1]
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "hunter2-wrong"])
+def test_the_password_is_never_logged_or_shown(
+    password: str,
+    smtp_auth_server: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cfg = smtp_config(smtp_auth_server, username=USER, password=password,
+                      **{"from": "ana@example.org"})  # fmt: skip
+    try:
+        send(cfg)
+        shown = ""
+    except OperationError as exc:
+        shown = str(exc)
+    assert (shown == "") == (password == PASSWORD)
+    assert password not in caplog.text and password not in shown
+    assert password not in "".join(capfd.readouterr())
+    assert password not in repr(cfg.smtp)

@@ -11,7 +11,7 @@ from agent.digest import Digest, build_digest
 from agent.i18n import LANGUAGES, translator
 from agent.person import Person
 from agent.render import FORMATS, render
-from agent.render.common import HEADINGS, NOTHING
+from agent.render.common import HEADINGS, MAX_PER_GROUP, MORE, NOTHING
 from agent.render.markdown import escape
 from rules.findings import Finding
 from tests.digest_fixtures import AS_OF, CARLA, EVE, HOSTILE, finding, findings, reports
@@ -151,3 +151,47 @@ def test_user_rule_heading_is_its_readable_id() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError, match="format"):
         render(build_digest([], [], AS_OF), "pdf", "en")
+
+
+def test_a_person_with_several_findings_is_shown_once_with_all_of_them() -> None:
+    found = [finding("reply-owed", CARLA, "alert"), finding("one-sided", CARLA, "info")]
+    digest = build_digest([], found, AS_OF)
+    text = render(digest, "text", "en")
+    assert text.count("Carla Diaz <carla@example.com>") == 1 and "One-sided (" not in text
+    assert "Also: One-sided — One-sided for 9 days." in " ".join(text.split())
+    html = render(digest, "html", "de")
+    assert "Außerdem: Einseitig</span> &mdash; One-sided for 9 days." in html
+    assert {tag for tag, _ in parse(html).tags} <= ALLOWED_TAGS
+    assert "*Además: Unilaterales* — One-sided for 9 days." in render(digest, "markdown", "es")
+
+
+def many(count: int) -> Digest:
+    people = [Person(100 + i, f"Person {i:02}", (f"p{i}@example.com",)) for i in range(count)]
+    return build_digest([], [finding("fading", p) for p in people], AS_OF)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_long_groups_show_the_top_people_and_a_count(language: str) -> None:
+    digest = many(MAX_PER_GROUP + 7)
+    more = translator(language)(MORE).format(count=7)
+    for fmt in ("text", "markdown", "html"):
+        out = render(digest, fmt, language)
+        assert f"({MAX_PER_GROUP + 7})" in out  # the heading still counts everyone
+        assert f"Person {MAX_PER_GROUP - 1:02}" in out and f"Person {MAX_PER_GROUP:02}" not in out
+        assert more in " ".join(out.replace("\\", "").split())
+    assert len(json.loads(render(digest, "json", language))["findings"]) == MAX_PER_GROUP + 7
+
+
+def test_short_groups_have_no_count_line() -> None:
+    out = render(many(MAX_PER_GROUP), "text", "en")
+    assert f"Person {MAX_PER_GROUP - 1:02}" in out and "more" not in out
+
+
+def test_quotes_in_addresses_cannot_break_out_of_html() -> None:
+    quoted = Person(12, "O'Brien \"Bob\"", ('"bob\\" onmouseover=\'x\'"@example.com',))
+    out = render(build_digest([], [finding("fading", quoted)], AS_OF), "html", "en")
+    assert "onmouseover='x'" not in out and '" onmouseover' not in out
+    assert "&quot;bob\\&quot; onmouseover=&#x27;x&#x27;&quot;@example.com" in out
+    assert "O&#x27;Brien &quot;Bob&quot;" in out
+    for _tag, attrs in parse(out).tags:
+        assert not any(name.startswith("on") for name, _value in attrs)

@@ -229,6 +229,9 @@ RULE_ERRORS = [
     ("when: silence_days > 1\n    message: '{last_contact:.0f}'", "does not fit a text"),
     ("when: silence_days > 1\n    message: '{silence_days:{x}}'", "nested fields"),
     ("when: silence_days > 1\n    message: '{name!z}'", "unknown conversion"),
+    # A gigabyte-wide field would be built at load (checking the spec) and in every digest.
+    ("when: silence_days > 1\n    message: '{silence_days:>999999999}'", "width or precision"),
+    ("when: silence_days > 1\n    message: '{silence_days:.99999999f}'", "width or precision"),
     ("when: silence_days > 1\n    message: [a]", "message: must be text"),
     ("when: silence_days > 1\n    suggestion: '{bogus}'", "suggestion: unknown field {bogus}"),
     ("when: silence_days > 1\n    description: [a]", "description: must be text"),
@@ -346,3 +349,54 @@ def test_every_problem_in_every_file_is_reported_together(tmp_path: Path) -> Non
 
 def test_builtin_file_is_packaged_next_to_the_loader() -> None:
     assert BUILTIN_PATH.name == "builtin.yaml" and BUILTIN_PATH.exists()
+
+
+@pytest.mark.parametrize("depth", [30, 200_000])
+def test_deeply_nested_yaml_is_refused_without_crashing(tmp_path: Path, depth: int) -> None:
+    # libyaml's composer recursed until the process died (SIGSEGV) on 100,000 levels.
+    path = write(tmp_path, "rules: " + "[" * depth + "]" * depth + "\n")
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}: nested deeper than 20 levels (line 1, column")
+
+
+def test_block_style_nesting_is_bounded_too(tmp_path: Path) -> None:
+    text = "".join("  " * i + f"k{i}:\n" for i in range(25)) + "  " * 25 + "x\n"
+    assert "nested deeper than 20 levels" in problems_of(write(tmp_path, text))[0]
+
+
+def test_duplicate_keys_are_an_error_not_last_one_wins(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - id: quiet
+            when: silence_days > 30
+            message: hi
+            when: silence_days > 3000
+        """,
+    )
+    [problem] = problems_of(path)
+    assert problem == f"{path}: not valid YAML: duplicate key 'when' (line 6, column 5)"
+
+
+def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        base: &base {severity: info, message: "{name} is quiet."}
+        rules:
+          - <<: *base
+            id: quiet
+            when: silence_days > 30
+        """,
+    )
+    assert "unknown key 'base'" in problems_of(path)[0]  # merge worked; 'base' is the problem
+
+
+def test_the_readme_rule_example_is_valid(tmp_path: Path) -> None:
+    readme = (BUILTIN_PATH.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Rules\n") :]
+    example = section[section.index("```yaml\n") + 8 : section.index("\n```\n")]
+    ruleset = load_rules([write(tmp_path, example)])
+    assert "fading-close" in ruleset.ids and "one-sided" not in ruleset.ids
+    assert ruleset.settings["fading_factor"] == 3

@@ -82,7 +82,11 @@ def _group(group: Group, _: Translate) -> str:
     if explanation:
         parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:0 0 8px;">'
                      f"{escape(explanation)}</p>")  # fmt: skip
-    parts += [_item(common.item(finding, _), _) for finding in group.findings]
+    items, more = common.shown(group, _)
+    parts += [_item(entry, _) for entry in items]
+    if more:
+        parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:8px 0;">'
+                     f"{escape(more)}</p>")  # fmt: skip
     return _row("".join(parts))
 
 
@@ -101,5 +105,12 @@ def _item(item: common.Item, _: Translate) -> str:
         f' <span style="font-weight:normal;font-size:12px;color:{color};">{severity}</span></div>'
         f'<div style="margin:2px 0;">{escape(item.message)}</div>'
         f'<div style="color:#1d6f42;">&rarr; {escape(item.suggestion)}</div>'
+        f"{''.join(_also(label, message) for label, message in item.also)}"
         "</td></tr></table>"
     )
+
+
+def _also(label: str, message: str) -> str:
+    return (f'<div style="margin:4px 0 0;font-size:13px;color:{MUTED};">'
+            f'<span style="font-weight:bold;">{escape(label)}</span> &mdash; '
+            f"{escape(message)}</div>")  # fmt: skip

@@ -38,8 +38,11 @@ def _group(group: Group, _: Translate) -> list[str]:
     if explanation:
         lines += ["", f"*{escape(explanation)}*"]
     lines.append("")
-    for finding in group.findings:
-        lines += _item(common.item(finding, _), _)
+    items, more = common.shown(group, _)
+    for entry in items:
+        lines += _item(entry, _)
+    if more:
+        lines += ["", escape(more)]
     return lines
 
 
@@ -48,7 +51,11 @@ def _item(item: common.Item, _: Translate) -> list[str]:
     who = f"**{escape(item.name)}**"
     if item.email and item.email != item.name:
         who += f" \\<{escape(item.email)}\\>"
-    return [
+    lines = [
         f"- {who} ({severity}): {escape(item.message)}  ",
         f"  → {escape(item.suggestion)}",
     ]
+    for label, message in item.also:
+        lines[-1] += "  "  # hard line break before each extra finding
+        lines.append(f"  *{escape(label)}* — {escape(message)}")
+    return lines

@@ -39,8 +39,11 @@ def _group(group: Group, _: Translate, width: int) -> list[str]:
     explanation = common.explanation(group, _)
     if explanation:
         lines += _wrap(explanation, width)
-    for finding in group.findings:
-        lines += ["", *_item(common.item(finding, _), width)]
+    items, more = common.shown(group, _)
+    for entry in items:
+        lines += ["", *_item(entry, width)]
+    if more:
+        lines += ["", *_wrap(more, width, "  ", "  ")]
     return lines
 
 
@@ -49,6 +52,8 @@ def _item(item: common.Item, width: int) -> list[str]:
     lines = _wrap(who, width, f"  {MARKS[item.severity]} ", INDENT)
     lines += _wrap(item.message, width, INDENT, INDENT)
     lines += _wrap(f"→ {item.suggestion}", width, INDENT, INDENT + "  ")
+    for label, message in item.also:
+        lines += _wrap(f"{label} — {message}", width, INDENT, INDENT + "  ")
     return lines
 
 
