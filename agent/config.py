@@ -21,7 +21,7 @@ from agent import paths
 from agent.durations import parse_duration
 from agent.errors import UserError
 from agent.schedule_spec import ScheduleSpec, parse_schedule
-from agent.secrets import SecretSpec
+from agent.secrets import OAUTH2_TOKEN, SecretSpec
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def _secret(r: _Reader, t: dict[str, Any], table: str, allow_oauth: bool) -> Sec
     value = r.string(t, table, key) or ""
     if kind == "plain":
         r.warn(f"[{table}] {key}: a password in the config file is discouraged; use a command")
-    purpose = "OAuth2 token" if key == "oauth2_token_command" else "password"
+    purpose = OAUTH2_TOKEN if key == "oauth2_token_command" else "password"
     return SecretSpec(kind=kind, value=value, purpose=purpose)
 
 
@@ -432,7 +432,8 @@ def _digest(r: _Reader, t: dict[str, Any]) -> DigestConfig:
 def _smtp(r: _Reader, t: dict[str, Any]) -> SmtpConfig:
     r.unknown(
         "smtp", t,
-        ("host", "port", "security", "username", "from", "timeout", "ca_file", *SECRET_KEYS),
+        ("host", "port", "security", "username", "from", "timeout", "ca_file",
+         "oauth2_token_command", *SECRET_KEYS),
     )  # fmt: skip
     security = r.choice(t, "smtp", "security", SECURITY) or "ssl"
     _warn_clear_text(r, t, "smtp", security)
@@ -442,7 +443,7 @@ def _smtp(r: _Reader, t: dict[str, Any]) -> SmtpConfig:
         port=r.port(t, "smtp", default_port),
         security=security,
         username=r.string(t, "smtp", "username") or "",
-        secret=_secret(r, t, "smtp", allow_oauth=False),
+        secret=_secret(r, t, "smtp", allow_oauth=True),
         sender=r.string(t, "smtp", "from") or "",
         timeout=r.number(t, "smtp", "timeout", 30.0),
         ca_file=r.string(t, "smtp", "ca_file") or "",

@@ -86,7 +86,7 @@ def send(env: Envelope, msg: EmailMessage) -> str:
     try:
         with _connect(smtp) as client:
             if password is not None:
-                client.login(smtp.username, password)
+                _login(client, smtp, password)
             client.send_message(msg, from_addr=env.sender, to_addrs=[env.recipient])
     except smtplib.SMTPAuthenticationError as exc:
         raise OperationError(
@@ -106,6 +106,18 @@ def send(env: Envelope, msg: EmailMessage) -> str:
     except OSError as exc:
         raise OperationError(f"cannot reach SMTP server {where}: {_os_reason(exc)}") from None
     return str(msg["Message-ID"])
+
+
+def _login(client: smtplib.SMTP, smtp: SmtpConfig, secret: str) -> None:
+    if smtp.secret is None or smtp.secret.purpose != secrets.OAUTH2_TOKEN:
+        client.login(smtp.username, secret)
+        return
+    # XOAUTH2 (Gmail, Microsoft 365): one initial response, no challenge expected.
+    client.ehlo_or_helo_if_needed()
+    if "xoauth2" not in client.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPNotSupportedError("the server does not offer AUTH XOAUTH2")
+    token = f"user={smtp.username}\x01auth=Bearer {secret}\x01\x01"
+    client.auth("XOAUTH2", lambda challenge=None: token, initial_response_ok=True)
 
 
 def _connect(smtp: SmtpConfig) -> smtplib.SMTP:

@@ -16,6 +16,7 @@ from pathlib import Path
 from agent.errors import OperationError, UserError
 
 KINDS = ("command", "env", "credential", "plain")
+OAUTH2_TOKEN = "OAuth2 token"  # SecretSpec.purpose for oauth2_token_command: log in with XOAUTH2
 COMMAND_TIMEOUT = 60.0
 
 

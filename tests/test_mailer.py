@@ -14,7 +14,7 @@ from agent.config import Config
 from agent.errors import OperationError, UserError
 from tests.digest_fixtures import config
 from tests.servers.common import free_port
-from tests.servers.smtp import PASSWORD, USER, SmtpServer
+from tests.servers.smtp import PASSWORD, TOKEN, USER, SmtpServer
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 PARTS = [("plain", "Fading (1)\n  Carla Diaz\n"), ("html", "<p>Fading (1) – Carla Díaz</p>\n")]
@@ -72,6 +72,26 @@ def test_login_refused(smtp_auth_server: SmtpServer) -> None:
     with pytest.raises(OperationError, match=rf"127\.0\.0\.1:{smtp_auth_server.port}.*535"):
         send(cfg)
     assert smtp_auth_server.messages == []
+
+
+def test_oauth2_token_command_logs_in_with_xoauth2(smtp_oauth2_server: SmtpServer) -> None:
+    cfg = smtp_config(smtp_oauth2_server, username=USER, oauth2_token_command=f"echo {TOKEN}",
+                      **{"from": "ana@example.org"})  # fmt: skip
+    send(cfg)
+    assert len(smtp_oauth2_server.messages) == 1
+    stale = smtp_config(smtp_oauth2_server, username=USER, oauth2_token_command="printf tok%s 123",
+                        **{"from": "ana@example.org"})  # fmt: skip
+    with pytest.raises(OperationError, match="refused the login") as err:
+        send(stale)
+    assert "tok123" not in str(err.value)  # the token the command printed
+    assert len(smtp_oauth2_server.messages) == 1
+
+
+def test_oauth2_where_the_server_offers_no_xoauth2(smtp_auth_server: SmtpServer) -> None:
+    cfg = smtp_config(smtp_auth_server, username=USER, oauth2_token_command=f"echo {TOKEN}",
+                      **{"from": "ana@example.org"})  # fmt: skip
+    with pytest.raises(OperationError, match="does not offer AUTH XOAUTH2"):
+        send(cfg)
 
 
 def test_recipient_refused(smtp_refusing_server: SmtpServer) -> None:

@@ -8,6 +8,7 @@ with a self-signed certificate for 127.0.0.1 whose path is ``.ca_file``.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import ssl
 import subprocess
@@ -98,6 +99,37 @@ def smtp_auth_server() -> Iterator[SmtpServer]:
         authenticator=_authenticator,
         auth_require_tls=False,  # loopback test server: AUTH without TLS is fine here
     )
+
+
+TOKEN = "ya29.test-access-token"
+
+
+class _OAuth2Collector(_Collector):
+    """Offers AUTH XOAUTH2 (as Gmail and Microsoft 365 do) and accepts only ``TOKEN``."""
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        if len(args) != 2:
+            return AuthResult(success=False, handled=False)
+        expected = f"user={USER}\x01auth=Bearer {TOKEN}\x01\x01".encode()
+        return AuthResult(success=base64.b64decode(args[1]) == expected, handled=False)
+
+
+@pytest.fixture
+def smtp_oauth2_server() -> Iterator[SmtpServer]:
+    from aiosmtpd.controller import Controller
+
+    server = SmtpServer("127.0.0.1", free_port())
+    controller = Controller(
+        _OAuth2Collector(server), hostname=server.host, port=server.port,
+        auth_require_tls=False,  # loopback test server
+    )  # fmt: skip
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
 
 
 @pytest.fixture
