@@ -34,7 +34,7 @@ import pytest
 
 from agent.config import AccountConfig
 from agent.secrets import SecretSpec
-from tests.servers.common import free_port, unavailable, wait_for_port
+from tests.servers.common import free_port, self_signed, unavailable, wait_for_port
 
 DOVECOT = Path("/usr/sbin/dovecot")
 DOVEADM = Path("/usr/bin/doveadm")
@@ -266,7 +266,7 @@ def _prepare(server: DovecotServer, tls: bool) -> None:
     server.port = free_port()
     if tls:
         server.starttls_port = free_port()
-        server.cert = _self_signed(server.root)
+        server.cert, _ = self_signed(server.root)
     (server.root / "passwd").write_text(f"{server.user}:{{PLAIN}}{server.password}\n")
     server.conf.write_text(_config(server))
     server._ensure_folder("INBOX")
@@ -275,19 +275,6 @@ def _prepare(server: DovecotServer, tls: bool) -> None:
         for path in (server.root, server.root / "home", server.root / "home" / server.user):
             os.chown(path, server.identity.uid, server.identity.gid)
         server.root.chmod(0o755)
-
-
-def _self_signed(root: Path) -> Path:
-    if shutil.which("openssl") is None:
-        unavailable("the openssl command is needed to make a test certificate")
-    cert, key = root / "cert.pem", root / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return cert
 
 
 def _config(server: DovecotServer) -> str:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.servers.common import unavailable
+from tests.servers.common import self_signed
 
 LAST_MODIFIED = "Wed, 01 Jan 2025 00:00:00 GMT"
 
@@ -134,17 +132,3 @@ def serve_feed(body: bytes = b"", tls: Path | None = None) -> Iterator[Feed]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-def self_signed(root: Path) -> tuple[Path, Path]:
-    """A certificate (and its key) for 127.0.0.1 that no system trusts, made by openssl."""
-    if shutil.which("openssl") is None:
-        unavailable("the openssl command is needed to make a test certificate")
-    cert, key = root / "feed-cert.pem", root / "feed-key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return cert, key

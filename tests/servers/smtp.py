@@ -9,9 +9,7 @@ with a self-signed certificate for 127.0.0.1 whose path is ``.ca_file``.
 from __future__ import annotations
 
 import base64
-import shutil
 import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -22,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.common import free_port, unavailable
+from tests.servers.common import free_port, self_signed, unavailable
 
 USER, PASSWORD = "ana", "s3cret"
 
@@ -140,18 +138,7 @@ def smtp_refusing_server() -> Iterator[SmtpServer]:
 @pytest.fixture(scope="session")
 def smtp_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and localhost: (cert, key)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        unavailable("openssl is not installed: cannot make a test certificate")
-    directory = tmp_path_factory.mktemp("smtp-tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert),
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("smtp-tls"))
 
 
 def _server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
