@@ -8,6 +8,7 @@ Nothing here raises on bad input: what cannot be read is recorded in ``problems`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,9 @@ _LIST_FIELDS = frozenset({"to", "cc", "bcc", "delivered-to", "x-original-to", "r
 _LINE_END = re.compile(r"\r\n|\r|\n")
 # A field name, optional blanks (obsolete syntax, still seen), a colon, the value.
 _FIELD_LINE = re.compile(r"([^\s:]+)[ \t]*:(.*)", re.DOTALL)
+# One field of a clean CRLF block: a field line plus any folded continuation lines that are
+# not blank (a blank line ends the block).
+_CLEAN_FIELD = re.compile(r"([^\s:]+)[ \t]*:([^\r\n]*(?:\r\n[ \t](?=[^\r\n]*\S)[^\r\n]*)*)\r\n")
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _SIMPLE_ADDR = re.compile(
     r"^\s*(?:([^<>\"(),;:\\]*?)\s*<([^<>\s\"(),;:\\]+@[^<>\s\"(),;:\\]+)>|([^<>\s\"(),;:\\]+@[^<>\s\"(),;:\\]+))\s*$"
@@ -43,6 +47,16 @@ _NOREPLY = re.compile(
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _TOKEN = re.compile(r"\s*([a-z0-9-]+)")
 _NULL_PATH = re.compile(r"\s*<\s*>")
+# The Date header as nearly every client writes it ("Mon, 01 Jan 2024 10:00:00 +0100", an
+# optional trailing comment); read directly, anything else goes to email.utils.
+_RFC_DATE = re.compile(
+    r"(?:[A-Za-z]{3},[ \t]*)?(\d{1,2})[ \t]+([A-Za-z]{3})[ \t]+(\d{4})[ \t]+(\d\d):(\d\d)"
+    r"(?::(\d\d))?[ \t]+([+-])(\d\d)(\d\d)(?:[ \t]+\([^()]*\))?[ \t]*\Z"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+)}  # fmt: skip
+_DAY = timedelta(days=1)
 _EPOCH_FLOOR = datetime(1971, 1, 1, tzinfo=UTC)
 _FUTURE_SLACK = timedelta(days=2)
 
@@ -85,7 +99,41 @@ def split_fields(raw: bytes) -> dict[str, str]:
     fields (an mbox "From " line, garbage) are skipped; the first empty line ends the block.
     Example: ``split_fields(b"From: a@x.org\\r\\n")`` == ``{"from": "a@x.org"}``.
     """
-    lines = _LINE_END.split(_decode(raw))
+    text = _decode(raw)
+    fields = _split_clean(text)
+    return fields if fields is not None else _split_lines(text)
+
+
+def _split_clean(text: str) -> dict[str, str] | None:
+    """The fast path for a well-formed block (CRLF lines, every line a field or a folded
+    continuation, ending at a blank line or the end of the text); None for anything else,
+    which _split_lines then reads line by line. Both give the same result where this accepts.
+    Each match is anchored where the last one ended, so the cost stays linear in the input.
+    """
+    fields: dict[str, str] = {}
+    pos, end = 0, len(text)
+    match = _CLEAN_FIELD.match
+    while pos < end:
+        m = match(text, pos)
+        if m is None:
+            break
+        pos = m.end()
+        name, value = m.group(1).lower(), m.group(2)
+        if "\r\n" in value:
+            value = " ".join(p for p in (part.strip() for part in value.split("\r\n")) if p)
+        else:
+            value = value.strip()
+        if name not in fields:
+            fields[name] = value
+        elif name in _LIST_FIELDS and value:
+            fields[name] = f"{fields[name]}, {value}" if fields[name] else value
+    if pos == end or (pos > 0 and text.startswith("\r\n", pos)):
+        return fields
+    return None
+
+
+def _split_lines(text: str) -> dict[str, str]:
+    lines = _LINE_END.split(text)
     fields: dict[str, list[list[str]]] = {}
     current: list[str] | None = None  # the value parts of the field being unfolded
     started = False
@@ -173,6 +221,20 @@ def _date(
 
 
 def _parse_date(value: str) -> datetime | None:
+    fast = _RFC_DATE.match(value)
+    if fast is not None:
+        day, month, year, hour, minute, second, sign, hh, mm = fast.groups()
+        number = _MONTHS.get(month.lower())
+        if number is not None:
+            try:
+                local = datetime(int(year), number, int(day), int(hour), int(minute),
+                                 int(second or 0), tzinfo=UTC)  # fmt: skip
+            except ValueError:
+                pass  # 31 Feb and friends: let the stdlib decide, as for everything odd
+            else:
+                offset = timedelta(hours=int(hh), minutes=int(mm))
+                if offset < _DAY:  # the stdlib refuses an offset of a day or more
+                    return local - offset if sign == "+" else local + offset
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -196,7 +258,17 @@ def _plausible(value: datetime) -> bool:
 def _addresses(value: str | None, problems: list[str]) -> tuple[Address, ...]:
     if not value:
         return ()
+    addresses, found = _parse_addresses(value)
+    problems.extend(found)
+    return addresses
+
+
+# The same To/Cc/From values recur across a mailbox (my own address above all): parse each
+# distinct value once. Bounded, so memory stays flat however large the mailbox.
+@functools.lru_cache(maxsize=8192)
+def _parse_addresses(value: str) -> tuple[tuple[Address, ...], tuple[str, ...]]:
     out: list[Address] = []
+    problems: list[str] = []
     seen: set[str] = set()
     for name, email in _split_addresses(value):
         email = email.strip().strip("<>").lower()
@@ -205,7 +277,7 @@ def _addresses(value: str | None, problems: list[str]) -> tuple[Address, ...]:
             continue
         seen.add(email)
         out.append(Address(email=email, name=_decode_name(name, problems)))
-    return tuple(out)
+    return tuple(out), tuple(problems)
 
 
 def _split_addresses(value: str) -> list[tuple[str, str]]:

@@ -6,7 +6,6 @@ stats); commands, the digest and the daemon all start here.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,32 +68,38 @@ def _person(pid: int, canonical: str, identity: Identity, derived: Derived) -> P
 
 def load_messages(store: Store, as_of: datetime) -> list[MessageRecord]:
     """Every message dated up to ``as_of``, oldest first, with its recipients and references."""
-    addresses: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for key, role, email, _name in store.iter_addresses():
-        addresses[key][role].append(email)
-    refs: dict[str, list[str]] = defaultdict(list)
-    for key, ref in store.iter_refs():
-        refs[key].append(ref)
-    until = as_of.astimezone(UTC)
+    # Recipients by message: [to, cc, bcc, delivered], filled from one pass over the table.
+    recipients: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {}
+    for key, role, email in store.address_tuples():
+        lists = recipients.get(key)
+        if lists is None:
+            lists = recipients[key] = ([], [], [], [])
+        index = _ROLES.get(role)
+        if index is not None:
+            lists[index].append(email)
+    refs: dict[str, list[str]] = {}
+    for key, ref in store.ref_tuples():
+        found = refs.get(key)
+        if found is None:
+            refs[key] = [ref]
+        else:
+            found.append(ref)
+    none = ((), (), (), ())
     out = []
-    for row in store.iter_messages(until):
-        roles = addresses.get(row.key, {})
+    for key, date, sender, sender_name, automated, _count, in_reply_to in store.message_tuples(
+        as_of.astimezone(UTC)
+    ):
+        to, cc, bcc, delivered = recipients.pop(key, none)
         out.append(
             MessageRecord(
-                key=row.key,
-                date=_aware(row.date),
-                sender=row.sender,
-                sender_name=row.sender_name,
-                automated=row.automated,
-                to=tuple(roles.get("to", ())),
-                cc=tuple(roles.get("cc", ())),
-                bcc=tuple(roles.get("bcc", ())),
-                delivered=tuple(roles.get("delivered", ())),
-                refs=tuple(refs.get(row.key, ())),
-                in_reply_to=row.in_reply_to,
+                key, _aware(date), sender, sender_name, automated, tuple(to), tuple(cc),
+                tuple(bcc), tuple(delivered), tuple(refs.pop(key, ())), in_reply_to,
             )
-        )
+        )  # fmt: skip
     return out
+
+
+_ROLES = {"to": 0, "cc": 1, "bcc": 2, "delivered": 3}
 
 
 def load_meetings(store: Store, as_of: datetime) -> list[MeetingRecord]:

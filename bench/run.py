@@ -11,6 +11,7 @@ JSON (see bench/README.md).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -30,18 +31,6 @@ BIN = Path(sys.executable).parent
 AS_OF = END.date().isoformat()
 NEW_MESSAGES = 100
 
-# Used when the CLI lacks `sync` (it is being written in parallel): same code path below it.
-FALLBACK_SYNC = """\
-import sys
-from agent.config import load_config
-from agent.store import Store
-from agent.sync import sync_all
-config = load_config(sys.argv[1])
-results = sync_all(config, Store.open(config.database_url))
-print(results)
-sys.exit(0 if all(r.ok for r in results) else 1)
-"""
-
 
 @dataclass
 class Context:
@@ -55,7 +44,6 @@ class Context:
     tmp: Path
     in_server: int  # message files the server holds now
     in_db_expected: int  # distinct messages the database should hold after a full sync
-    cli: set[str]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,12 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()
     spec = Spec(args.messages, args.people, args.years, args.list_share)
     results = Results(machine={}, spec={**asdict(spec), "batch": args.batch}, generated={})
-    cli = _cli_commands()
     start = _process_start(results, spec.messages)
-    _run_size(results, spec, args, cli, backends=_backends(args))
+    _run_size(results, spec, args, backends=_backends(args))
     if args.scale:
         small = _smaller(spec, args.scale_fraction)
-        _run_size(results, small, args, cli, backends=("sqlite",), full=False)
+        _run_size(results, small, args, backends=("sqlite",), full=False)
         results.scale["small"] = _scale_summary(results, small)
     results.machine = report.machine(load_before)
     results.verdicts = report.judge(results, start)
@@ -97,6 +84,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="2,000 messages, 200 people, SQLite only: a smoke test")  # fmt: skip
     args = p.parse_args(argv)
+    if args.profile and importlib.util.find_spec("pyinstrument") is None:
+        p.error("--profile needs pyinstrument: .venv/bin/pip install pyinstrument")
     if args.quick:
         args.messages, args.people, args.postgres, args.scale = 2_000, 200, False, False
     return args
@@ -125,7 +114,6 @@ def _run_size(
     results: Results,
     spec: Spec,
     args: argparse.Namespace,
-    cli: set[str],
     backends: tuple[str, ...],
     full: bool = True,
 ) -> None:
@@ -136,7 +124,7 @@ def _run_size(
         if full:
             results.generated = asdict(summary)
         ctx = Context(imap, spec, args.batch, args.profile if full else None, results,
-                      Path(tmp), summary.files, summary.distinct, cli)  # fmt: skip
+                      Path(tmp), summary.files, summary.distinct)  # fmt: skip
         # Dovecot indexes and caches the header fields on first sight; every later reader
         # finds them cached. Pay that once, outside the comparison, and record it.
         _floor(ctx, "protocol floor, cold server")
@@ -150,6 +138,8 @@ def _agent_steps(ctx: Context, backend: str, full: bool) -> None:
             _agent_steps_on(ctx, backend, pg.url, full)
     else:
         _agent_steps_on(ctx, backend, f"sqlite:///{ctx.tmp}/agent.db", full)
+    if backend != "sqlite":
+        return
     if full:
         _breakdown(ctx, f"sqlite:///{ctx.tmp}/breakdown.db")
     if ctx.profile:
@@ -196,7 +186,7 @@ def _breakdown(ctx: Context, url: str) -> None:
     data = json.loads(m.stdout)
     n = data["messages"]
     labels = {
-        "fetch": "stage: IMAP fetch + imapclient parse",
+        "fetch": "stage: IMAP fetch + FETCH reader",
         "parse": "stage: parse_headers",
         "store": "stage: Store.ingest",
     }
@@ -264,10 +254,7 @@ def _floor(ctx: Context, step: str) -> float:
 def _sync(
     ctx: Context, config: Path, backend: str, url: str, step: str, reads: int, floor: float | None
 ) -> None:
-    if "sync" in ctx.cli:
-        cmd = [str(BIN / "agent"), "--config", str(config), "sync"]
-    else:
-        cmd = [str(BIN / "python"), "-c", FALLBACK_SYNC, str(config)]
+    cmd = [str(BIN / "agent"), "--config", str(config), "sync"]
     m = measure.run(cmd, env=_env(ctx), cwd=str(ctx.tmp))
     stored = _stored(url)
     note = f"{stored:,} stored" + ("" if stored == ctx.in_db_expected else
@@ -300,8 +287,6 @@ def _digest(ctx: Context, config: Path, backend: str) -> None:
 
 
 def _cli(ctx: Context, config: Path, command: str, *args: str) -> measure.Measured:
-    if command not in ctx.cli:
-        return measure.Measured(0.0, 0.0, 0.0, 1, "", f"`agent {command}` is not available yet")
     cmd = [str(BIN / "agent"), "--config", str(config), command, *args]
     return measure.run(cmd, env=_env(ctx), cwd=str(ctx.tmp))
 
@@ -319,12 +304,6 @@ def _stored(url: str) -> int:
         return store.message_count()
     finally:
         store.close()
-
-
-def _cli_commands() -> set[str]:
-    m = measure.run([str(BIN / "agent"), "--help"])
-    wanted = ("sync", "people", "digest")
-    return {c for c in wanted if any(line.split()[:1] == [c] for line in m.stdout.splitlines())}
 
 
 def _write_config(ctx: Context, backend: str, url: str) -> Path:
