@@ -32,6 +32,7 @@ class Identity:
         self._domains = config.ignore.domains
         self._cadence_by_tag = config.cadence
         self._canonical: dict[str, str] = {}
+        self._memo: dict[str, str | None] = {}
         self._profiles: dict[str, PersonConfig] = {}
         for person in config.people:
             if not person.emails:
@@ -57,9 +58,17 @@ class Identity:
 
     def canonical(self, email: str) -> str | None:
         """The person key for an address, or None when it is me or not a person."""
-        if email in self.me or self.ignored(email):
-            return None
-        return self._canonical.get(email, email)
+        # Memoised: a digest asks about every recipient of every message, a few thousand
+        # distinct addresses tens of thousands of times, and glob matching is not free.
+        try:
+            return self._memo[email]
+        except KeyError:
+            pass
+        found = (
+            None if email in self.me or self.ignored(email) else self._canonical.get(email, email)
+        )
+        self._memo[email] = found
+        return found
 
     def profile(self, canonical: str) -> Profile | None:
         person = self._profiles.get(canonical)

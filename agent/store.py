@@ -400,9 +400,15 @@ class Store:
         yield from self._driver_rows("SELECT key, ref FROM message_refs")
 
     def _driver_rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
+        # The DBAPI cursor itself, in chunks: SQLAlchemy's Result costs a call per row.
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=5000).exec_driver_sql(sql, params)
-            yield from result
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, params)
+                while rows := cursor.fetchmany(5000):
+                    yield from rows
+            finally:
+                cursor.close()
 
     def iter_meetings(self, until: datetime | None = None) -> Iterator[Any]:
         """Rows (key, start, organizer, status, email, name, partstat), one per attendee."""
