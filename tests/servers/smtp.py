@@ -70,13 +70,18 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, aut
     return AuthResult(success=ok, handled=False)
 
 
-def _serve(server: SmtpServer, refuse: bool = False, **kwargs: Any) -> Iterator[SmtpServer]:
+def _serve(
+    server: SmtpServer,
+    refuse: bool = False,
+    collector: type[_Collector] = _Collector,
+    **kwargs: Any,
+) -> Iterator[SmtpServer]:
     try:
         from aiosmtpd.controller import Controller
     except ImportError:
         unavailable("aiosmtpd is not installed (pip install -e '.[test]')")
     controller = Controller(
-        _Collector(server, refuse), hostname=server.host, port=server.port, **kwargs
+        collector(server, refuse), hostname=server.host, port=server.port, **kwargs
     )
     controller.start()
     try:
@@ -116,18 +121,10 @@ class _OAuth2Collector(_Collector):
 
 @pytest.fixture
 def smtp_oauth2_server() -> Iterator[SmtpServer]:
-    from aiosmtpd.controller import Controller
-
-    server = SmtpServer("127.0.0.1", free_port())
-    controller = Controller(
-        _OAuth2Collector(server), hostname=server.host, port=server.port,
+    yield from _serve(
+        SmtpServer("127.0.0.1", free_port()), collector=_OAuth2Collector,
         auth_require_tls=False,  # loopback test server
     )  # fmt: skip
-    controller.start()
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
