@@ -10,6 +10,7 @@ on its own, so one broken event costs a warning naming the origin and the UID, n
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -69,8 +70,14 @@ def parse_calendar(
     -> ``"a1b2@example.org/20240506T080000Z"``.
     """
     reader = _Reader(me, origin)
-    for calendar in _load(data, origin):
-        reader.read(calendar, FLOOR, now.astimezone(UTC) + HORIZON)
+    # The libraries warn through `warnings` (a guessed TZID, say): as our warnings they name
+    # the calendar and reach the log once, instead of a raw multi-line message on stderr.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for calendar in _load(data, origin):
+            reader.read(calendar, FLOOR, now.astimezone(UTC) + HORIZON)
+    for warning in caught:
+        reader.warn(str(warning.message).split("\n", 1)[0])
     return reader.result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -298,3 +299,19 @@ ATTENDEE:mailto:ana@example.org
     declined = meetings["s/20250120T090000Z"]
     assert Attendee("ana@example.org", "", "DECLINED") in declined.attendees
     assert meetings["invited-to-one/20250113T090000Z"].start == datetime(2025, 1, 14, 9, tzinfo=UTC)
+
+
+def test_library_warnings_become_our_warnings_naming_the_calendar():
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:gu@example.org\r\n"
+        "DTSTAMP:20250101T000000Z\r\n"
+        "DTSTART;TZID=/mozilla.org/20070129_1/Europe/Berlin:20250210T100000\r\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@example.org\r\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may escape to stderr as a raw warning
+        parsed = parse_calendar(ics, ME, NOW, "moz.ics")
+    assert [m.start.hour for m in parsed.meetings] == [9]  # 10:00 Berlin, the guess was right
+    assert any(w.startswith("moz.ics: ") and "globally unique TZID" in w for w in parsed.warnings)
