@@ -188,7 +188,7 @@ def test_short_groups_have_no_count_line() -> None:
 
 
 def test_quotes_in_addresses_cannot_break_out_of_html() -> None:
-    quoted = Person(12, "O'Brien \"Bob\"", ('"bob\\" onmouseover=\'x\'"@example.com',))
+    quoted = Person(12, 'O\'Brien "Bob"', ('"bob\\" onmouseover=\'x\'"@example.com',))
     out = render(build_digest([], [finding("fading", quoted)], AS_OF), "html", "en")
     assert "onmouseover='x'" not in out and '" onmouseover' not in out
     assert "&quot;bob\\&quot; onmouseover=&#x27;x&#x27;&quot;@example.com" in out
