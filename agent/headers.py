@@ -21,8 +21,9 @@ from agent.model import Address, MessageMeta
 # The fields IMAP fetches with BODY.PEEK[HEADER.FIELDS (...)]; keep in step with parse_headers.
 FIELDS: tuple[str, ...] = (
     "From", "Sender", "To", "Cc", "Bcc", "Date", "Message-ID", "In-Reply-To", "References",
-    "Subject", "List-Id", "List-Unsubscribe", "Precedence", "Auto-Submitted", "Return-Path",
-    "Content-Type", "Delivered-To", "X-Original-To", "X-Autoreply", "X-Autorespond",
+    "Subject", "List-Id", "List-Post", "List-Unsubscribe", "Precedence", "Auto-Submitted",
+    "Return-Path", "Content-Type", "Delivered-To", "X-Original-To", "X-Autoreply",
+    "X-Autorespond",
 )  # fmt: skip
 
 # Fields a message may carry several times that add up (all recipients, all references); for
@@ -73,13 +74,15 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
     sender = _first(_addresses(fields.get("from"), problems))
     if sender is None:
         sender = _first(_addresses(fields.get("sender"), problems))
+    to = _addresses(fields.get("to"), problems)
+    cc = _addresses(fields.get("cc"), problems)
     return MessageMeta(
         key=_key(fields),
         date=date,
         date_source=date_source,
         sender=sender,
-        to=_addresses(fields.get("to"), problems),
-        cc=_addresses(fields.get("cc"), problems),
+        to=to,
+        cc=cc,
         bcc=_addresses(fields.get("bcc"), problems),
         delivered_to=tuple(
             a.email for a in _addresses(_join(fields, "delivered-to", "x-original-to"), problems)
@@ -88,6 +91,7 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
         references=tuple(_MSGID.findall(fields.get("references", ""))),
         automated=automated_reason(fields, sender),
         problems=tuple(problems),
+        list_address=list_address(fields, to + cc),
     )
 
 
@@ -340,6 +344,27 @@ def automated_reason(fields: dict[str, str], sender: Address | None) -> str | No
     if sender is not None and is_noreply(sender.email):
         return "no-reply sender"
     return None
+
+
+_MAILTO = re.compile(r"<\s*mailto:([^?>\s]+)", re.IGNORECASE)
+_LIST_ID = re.compile(r"<\s*([^<>\s]+)\s*>")
+
+
+def list_address(fields: dict[str, str], recipients: tuple[Address, ...]) -> str | None:
+    """The mailing list's own address: where my posts to the list go, never a person.
+
+    List-Post names it (``<mailto:dev@lists.example.org>``). Without it, the List-Id
+    ``<dev.lists.example.org>`` is read as ``dev@lists.example.org`` only when that address is
+    among the recipients, the convention of Mailman, Sympa and Google Groups.
+    """
+    post = _MAILTO.search(fields.get("list-post", ""))
+    if post:
+        return post.group(1).lower()
+    found = _LIST_ID.search(fields.get("list-id", ""))
+    if not found or "." not in found.group(1):
+        return None
+    candidate = found.group(1).lower().replace(".", "@", 1)
+    return candidate if any(a.email == candidate for a in recipients) else None
 
 
 def is_noreply(email: str) -> bool:

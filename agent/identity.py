@@ -1,12 +1,14 @@
 """Identity: which addresses are me, which are ignored, which belong to the same person.
 
-Pure: built from the config alone. A configured [[people]] entry merges its addresses under
-its first address (the canonical key); any other address is a person of its own.
+Pure: built from the config and the mailing-list addresses the store has seen. A configured
+[[people]] entry merges its addresses under its first address (the canonical key); any other
+address is a person of its own.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,8 +28,10 @@ class Profile:
 
 
 class Identity:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, lists: Iterable[str] = ()) -> None:
         self.me = frozenset(e.lower() for e in config.me.emails)
+        # A list's own address receives my posts but never answers as itself: not a person.
+        self._lists = frozenset(lists)
         self._patterns = config.ignore.addresses
         self._domains = config.ignore.domains
         self._cadence_by_tag = config.cadence
@@ -49,6 +53,8 @@ class Identity:
         """True for [ignore] matches and no-reply style addresses: never people."""
         if email in self._canonical:
             return False  # configured explicitly: the user wants this one
+        if email in self._lists:
+            return True
         domain = email.rsplit("@", 1)[-1]
         if any(domain == d or domain.endswith("." + d) for d in self._domains):
             return True

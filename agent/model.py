@@ -36,6 +36,7 @@ class MessageMeta:
     references: tuple[str, ...] = ()
     automated: str | None = None  # why it is not a relationship, or None
     problems: tuple[str, ...] = ()
+    list_address: str | None = None  # the mailing list's own address (List-Post / List-Id)
 
     @property
     def recipients(self) -> tuple[Address, ...]:

@@ -33,7 +33,7 @@ def load_reports(config: Config, store: Store, as_of: datetime) -> list[PersonRe
 
 
 def load_network(config: Config, store: Store, as_of: datetime) -> Network:
-    identity = Identity(config)
+    identity = Identity(config, lists=store.list_addresses())
     derived = derive(load_messages(store, as_of), load_meetings(store, as_of), identity)
     reports, canonical = build_reports(config, identity, derived, store, as_of)
     return Network(reports, derived, canonical)

@@ -184,6 +184,20 @@ def _noise(box: Mailbox) -> None:
                 },
             )
         )
+    # A mailing list I post to: my posts go to the list's address, which never answers as
+    # itself (replies come from members, through the list): not a one-sided relationship.
+    climbers = ("Climbers", "climbers@lists.example.org")
+    list_headers = {
+        "List-Id": "Climbing club <climbers.lists.example.org>",
+        "List-Post": "<mailto:climbers@lists.example.org>",
+    }
+    for k in range(12):
+        member = (f"Member {k}", f"member{k}@club.example")
+        box.mails.append(Mail(box.at(5 + k * 9), member, [climbers], f"Crag report {k}",
+                              box._id(), extra=list_headers))  # fmt: skip
+        if k % 2 == 0:
+            box.mails.append(Mail(box.at(4 + k * 9), ME, [climbers], f"Re: Crag report {k}",
+                                  box._id()))  # fmt: skip
     bot = ("GitHub", "notifications@github.example")
     for k in range(30):
         box.mails.append(Mail(box.at(k * 3), bot, [ME], f"[repo] PR #{k}", box._id()))

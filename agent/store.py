@@ -392,6 +392,13 @@ class Store:
             return
         yield from self._driver_rows("SELECT key, role, email FROM message_addresses")
 
+    def list_addresses(self) -> set[str]:
+        """Addresses seen as a mailing list's own (List-Post / List-Id): never people."""
+        a = s.message_addresses.c
+        query = select(a.email).where(a.role == "list").distinct()
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
     def ref_tuples(self) -> Iterator[tuple[str, str]]:
         """(key, ref) of every stored reference, as plain tuples."""
         if self.dialect != "sqlite":
@@ -550,6 +557,7 @@ def _address_rows(chunk: Sequence[Located]) -> list[dict[str, Any]]:
             ("cc", m.cc),
             ("bcc", m.bcc),
             ("delivered", delivered),
+            ("list", (Address(m.list_address),) if m.list_address else ()),
         )
         for role, addresses in groups:
             for a in addresses:

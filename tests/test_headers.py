@@ -469,3 +469,23 @@ def test_agrees_with_the_stdlib_on_the_corpora() -> None:
             disagreements.append(f"{name}: ours, stdlib = {diff}")
     assert disagreements == []
     assert seen_known == KNOWN_DIFFERENCES  # else the list above is stale
+
+
+def test_list_address_from_list_post_or_a_matching_list_id() -> None:
+    post = parse_headers(
+        b"From: bob@example.com\nTo: dev@lists.example.org\nList-Id: <dev.lists.example.org>\n"
+        b"List-Post: <mailto:Dev@Lists.Example.org?subject=help>\n\n"
+    )
+    assert post.list_address == "dev@lists.example.org"
+    by_id = parse_headers(
+        b"From: bob@example.com\nTo: Team <team@googlegroups.com>\n"
+        b"List-Id: The team <team.googlegroups.com>\n\n"
+    )
+    assert by_id.list_address == "team@googlegroups.com"
+    # A List-Id that is no recipient's address names nothing we can trust.
+    unrelated = parse_headers(
+        b"From: a@x.org\nTo: ana@example.org\nList-Id: <news.shop.example>\n\n"
+    )
+    assert unrelated.list_address is None
+    assert parse_headers(b"From: a@x.org\nList-Post: NO\n\n").list_address is None
+    assert parse_headers(b"From: a@x.org\nTo: b@y.org\n\n").list_address is None

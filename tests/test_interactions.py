@@ -52,6 +52,14 @@ def test_delivered_to_counts_as_recipient_for_bcc_to_me() -> None:
     assert "bob@x.org" in derive([m], [], identity()).by_person
 
 
+def test_my_posts_to_a_mailing_list_address_are_not_a_relationship() -> None:
+    config = parse_config({"me": {"emails": ["ana@example.org"]}, "database": {"url": "sqlite://"}})
+    ident = Identity(config, lists=["dev@lists.example.org"])
+    posts = [msg(str(k), "ana@example.org", ["dev@lists.example.org", "bob@x.org"], day=k)
+             for k in range(3)]  # fmt: skip
+    assert set(derive(posts, [], ident).by_person) == {"bob@x.org"}
+
+
 def test_undisclosed_recipients_is_a_bcc_to_me() -> None:
     # "To: undisclosed-recipients:;" parses to no recipients at all: it reached me by Bcc.
     m = msg("a", "bob@x.org", [])
