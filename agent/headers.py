@@ -325,10 +325,15 @@ def _first(addresses: tuple[Address, ...]) -> Address | None:
     return addresses[0] if addresses else None
 
 
+# The one reason a list server adds in transit: another copy of the same message (my Sent
+# copy, the direct Cc to me) may lack it, and that copy tells the truth about the message.
+LIST_REASON = "mailing list"
+
+
 def automated_reason(fields: dict[str, str], sender: Address | None) -> str | None:
     """Why this message is not part of a relationship (list, bulk, auto-reply, ...), or None."""
     if "list-id" in fields or "list-unsubscribe" in fields:
-        return "mailing list"
+        return LIST_REASON
     precedence = _TOKEN.match(fields.get("precedence", "").lower())
     if precedence and precedence.group(1) in _BULK_PRECEDENCE:
         return "bulk precedence"

@@ -80,7 +80,7 @@ def derive(
     out = Derived()
     senders = {m.key: m.sender for m in ordered}
     for message in ordered:
-        if message.automated and not _my_list_post(message, identity):
+        if message.automated:
             continue
         thread = threads.get(message.key, message.key)
         _note_starter(out, thread, message, identity)
@@ -90,12 +90,6 @@ def derive(
     for items in out.by_person.values():
         items.sort(key=lambda i: (i.when, i.key))
     return out
-
-
-def _my_list_post(message: MessageRecord, identity: Identity) -> bool:
-    """My own post as the list delivered it back (List-Id added), seen before my Sent copy:
-    still my message to whoever I addressed besides the list."""
-    return message.automated == "mailing list" and identity.is_me(message.sender or "")
 
 
 def _note_starter(out: Derived, thread: str, message: MessageRecord, identity: Identity) -> None:

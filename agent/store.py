@@ -36,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from agent import schema as s
 from agent.errors import OperationError, UserError
+from agent.headers import LIST_REASON
 from agent.model import Address, Located, MeetingMeta, MessageMeta
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,9 @@ class Store:
         if not keys:
             return {}
         m = s.messages.c
-        query = select(m.key, m.date, m.date_source, m.recipient_count).where(m.key.in_(keys))
+        query = select(m.key, m.date, m.date_source, m.automated, m.recipient_count).where(
+            m.key.in_(keys)
+        )
         return {row.key: dict(row._mapping) for row in conn.execute(query)}
 
     def _update_message(self, conn: Connection, row: dict[str, Any]) -> None:
@@ -156,6 +159,7 @@ class Store:
             .values(
                 date=row["date"],
                 date_source=row["date_source"],
+                automated=row["automated"],
                 recipient_count=row["recipient_count"],
             )
         )
@@ -532,16 +536,20 @@ def _message_row(meta: MessageMeta) -> dict[str, Any]:
 
 
 def _better_row(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """``old`` unless ``new`` has a better-sourced date or more recipients (then a merge)."""
+    """``old`` unless ``new`` has a better-sourced date, more recipients, or no list headers
+    where ``old`` had them (then a merge), so the result never depends on sync order."""
     if old is None:
         return new
     old_rank, new_rank = _DATE_RANK.get(old["date_source"], 0), _DATE_RANK.get(new["date_source"])
     better_date = new_rank is not None and new_rank > old_rank
-    if not better_date and new["recipient_count"] <= old["recipient_count"]:
+    unlisted = old["automated"] == LIST_REASON and new["automated"] is None
+    if not better_date and not unlisted and new["recipient_count"] <= old["recipient_count"]:
         return old
     merged = dict(old)
     if better_date:
         merged.update(date=new["date"], date_source=new["date_source"])
+    if unlisted:
+        merged["automated"] = None
     merged["recipient_count"] = max(old["recipient_count"], new["recipient_count"])
     return merged
 

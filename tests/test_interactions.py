@@ -60,19 +60,6 @@ def test_my_posts_to_a_mailing_list_address_are_not_a_relationship() -> None:
     assert set(derive(posts, [], ident).by_person) == {"bob@x.org"}
 
 
-def test_my_post_delivered_back_by_the_list_still_reaches_whom_i_cced() -> None:
-    config = parse_config({"me": {"emails": ["ana@example.org"]}, "database": {"url": "sqlite://"}})
-    ident = Identity(config, lists=["dev@lists.example.org"])
-    mine = msg("a", "ana@example.org", ["dev@lists.example.org"], cc=("bob@x.org",),
-               automated="mailing list")  # fmt: skip
-    theirs = msg("b", "carla@x.org", ["dev@lists.example.org"], cc=("ana@example.org",),
-                 automated="mailing list")  # fmt: skip
-    by_person = derive([mine, theirs], [], ident).by_person
-    assert [(p, [i.kind for i in items]) for p, items in by_person.items()] == [
-        ("bob@x.org", ["out"])
-    ]
-
-
 def test_undisclosed_recipients_is_a_bcc_to_me() -> None:
     # "To: undisclosed-recipients:;" parses to no recipients at all: it reached me by Bcc.
     m = msg("a", "bob@x.org", [])

@@ -113,6 +113,22 @@ def test_a_header_date_replaces_a_fallback_date(store: Store) -> None:
     assert row.date == T0
 
 
+@pytest.mark.parametrize("list_copy_first", [True, False])
+def test_a_copy_without_list_headers_decides_whatever_the_order(
+    store: Store, list_copy_first: bool
+) -> None:
+    # Bob writes to a list and Cc's me: the list's copy carries List-Id, his direct one not.
+    listed = at("1", meta(sender=BOB, to=(ME,), automated="mailing list"))
+    direct = at("2", meta(sender=BOB, to=(ME,)))
+    for copy in (listed, direct) if list_copy_first else (direct, listed):
+        store.ingest("work", "INBOX", "7", [copy])
+    assert [m.automated for m in store.iter_messages()] == [None]
+    # Within one batch too.
+    store.ingest("work", "Archive", "7", [at("3", meta("m2@x", automated="mailing list")),
+                                          at("4", meta("m2@x"))])  # fmt: skip
+    assert {m.key: m.automated for m in store.iter_messages()}["m2@x"] is None
+
+
 def test_refs_and_in_reply_to(store: Store) -> None:
     reply = meta("r@x", in_reply_to="m1@example.com", references=("m0@x", "m1@example.com"))
     store.ingest("work", "INBOX", "1", [at("1", meta()), at("2", reply)])
