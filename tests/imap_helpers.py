@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -127,19 +128,15 @@ def locations(store: Store, folder: str | None = None) -> list[tuple[str, str, s
         return sorted(tuple(row) for row in conn.execute(query))  # type: ignore[misc]
 
 
-class DropProxy:
-    """A TCP proxy to ``port`` that cuts the connection during the ``drop_at``-th UID FETCH.
+Pipe = tuple[Callable[..., None], tuple[Any, ...]]
 
-    The FETCH reaches the server and ``leak`` bytes of its answer reach the client, so the
-    client sees a reply torn off mid-literal, as when a server or a NAT box dies.
-    """
 
-    def __init__(self, port: int, drop_at: int, leak: int = 300) -> None:
-        self.target = port
-        self.drop_at = drop_at
-        self.leak = leak
-        self.fetches = 0
-        self.dropped = threading.Event()
+class _Proxy:
+    """A TCP proxy from a free loopback port to ``target``: per connection, the threads that
+    subclasses name in ``_pipes`` carry the bytes each way."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
@@ -158,11 +155,30 @@ class DropProxy:
                 return
             server = socket.create_connection(("127.0.0.1", self.target))
             self._sockets += [client, server]
-            cut = threading.Event()
-            threading.Thread(target=self._upstream, args=(client, server, cut), daemon=True).start()
-            threading.Thread(
-                target=self._downstream, args=(server, client, cut), daemon=True
-            ).start()
+            for run, args in self._pipes(client, server):
+                threading.Thread(target=run, args=args, daemon=True).start()
+
+    def _pipes(self, client: socket.socket, server: socket.socket) -> list[Pipe]:
+        raise NotImplementedError
+
+
+class DropProxy(_Proxy):
+    """A TCP proxy to ``port`` that cuts the connection during the ``drop_at``-th UID FETCH.
+
+    The FETCH reaches the server and ``leak`` bytes of its answer reach the client, so the
+    client sees a reply torn off mid-literal, as when a server or a NAT box dies.
+    """
+
+    def __init__(self, port: int, drop_at: int, leak: int = 300) -> None:
+        self.drop_at = drop_at
+        self.leak = leak
+        self.fetches = 0
+        self.dropped = threading.Event()
+        super().__init__(port)
+
+    def _pipes(self, client: socket.socket, server: socket.socket) -> list[Pipe]:
+        cut = threading.Event()
+        return [(self._upstream, (client, server, cut)), (self._downstream, (server, client, cut))]
 
     def _upstream(self, client: socket.socket, server: socket.socket, cut: threading.Event) -> None:
         while data := _recv(client):
@@ -206,7 +222,7 @@ def _close(sock: socket.socket) -> None:
         sock.close()
 
 
-class SlowProxy:
+class SlowProxy(_Proxy):
     """A TCP proxy to ``port`` that hands the server's replies on at ``rate`` bytes a second.
 
     A slow link or a busy server, as a user's may be: a UID FETCH of a few hundred headers takes
@@ -216,7 +232,6 @@ class SlowProxy:
     """
 
     def __init__(self, port: int, rate: int, chunk: int = 256) -> None:
-        self.target = port
         self.rate = rate
         self.chunk = chunk
         self.fetches = 0  # UID FETCH commands seen
@@ -225,10 +240,7 @@ class SlowProxy:
         self._paused = False
         self._closed = False
         self._cond = threading.Condition()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(port)
 
     def wait_in_fetch(self, nth: int, timeout: float = 60.0) -> None:
         """Wait until the reply to the ``nth`` UID FETCH has begun reaching the client and has
@@ -257,20 +269,10 @@ class SlowProxy:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._listener.close()
-        for sock in self._sockets:
-            _close(sock)
+        super().close()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            self._sockets += [client, server]
-            threading.Thread(target=self._upstream, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._downstream, args=(server, client), daemon=True).start()
+    def _pipes(self, client: socket.socket, server: socket.socket) -> list[Pipe]:
+        return [(self._upstream, (client, server)), (self._downstream, (server, client))]
 
     def _upstream(self, client: socket.socket, server: socket.socket) -> None:
         while data := _recv(client):
