@@ -202,6 +202,9 @@ class TokenIssuer:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # Never block in accept(): shutdown() waits for the serve loop to come round.
+        self.httpd.socket.setblocking(False)
+        self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/introspect"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
