@@ -1,19 +1,20 @@
 # make demo  - set up and show the agent on bundled sample data (offline, SQLite)
 # make test  - set up (Python venv, Dovecot, PostgreSQL) and run every test
 # make bench - the sync benchmark against a real Dovecot
+# make lock  - refresh constraints.txt, the exact versions every install above uses
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv demo test lint bench clean system-deps i18n
+.PHONY: all venv demo test lint bench clean system-deps i18n lock
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,6 +39,18 @@ i18n: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run
+
+# Re-resolve constraints.txt to the newest releases pyproject.toml allows, in a scratch venv.
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install -q --upgrade pip
+	$(VENV)-lock/bin/pip install -q '.[test]'
+	{ sed -n '1,/^pip==/{/^#/p}' constraints.txt; \
+	  echo "pip==$$($(VENV)-lock/bin/pip --version | cut -d' ' -f2)"; \
+	  $(VENV)-lock/bin/pip freeze --exclude relationship-agent; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(VENV)-lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -356,7 +356,10 @@ def test_deeply_nested_yaml_is_refused_without_crashing(tmp_path: Path, depth: i
     # libyaml's composer recursed until the process died (SIGSEGV) on 100,000 levels.
     path = write(tmp_path, "rules: " + "[" * depth + "]" * depth + "\n")
     [problem] = problems_of(path)
-    assert problem.startswith(f"{path}: nested deeper than 20 levels (line 1, column")
+    # Refused, the file and line named. Which layer refuses (our depth check, or PyYAML's own
+    # limit since 6.0.4, which reads ahead) and its wording are not ours to pin.
+    assert problem.startswith(f"{path}: ")
+    assert "nest" in problem and "(line 1, column" in problem
 
 
 def test_block_style_nesting_is_bounded_too(tmp_path: Path) -> None:
