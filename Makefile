@@ -1,13 +1,14 @@
 # make demo  - set up and show the agent on bundled sample data (offline, SQLite)
 # make test  - set up (Python venv, Dovecot, PostgreSQL) and run every test
 # make bench - the sync benchmark against a real Dovecot
+# make eval  - findings on real Enron mail against the judgements in tests/eval/
 # make lock  - refresh constraints.txt, the exact versions every install above uses
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv demo test lint bench clean system-deps i18n lock
+.PHONY: all venv demo test lint bench clean system-deps i18n lock eval
 
 all: test
 
@@ -54,3 +55,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# The labelled evaluation on real mail: Enron mailboxes from ../shared/corpora, judged by hand.
+eval: $(STAMP)
+	$(BIN)/python -m tests.eval.run

@@ -1,0 +1,1 @@
+"""The labelled evaluation on real mail (`make eval`): see run.py."""
