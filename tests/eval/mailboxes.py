@@ -27,12 +27,16 @@ MAILBOXES: tuple[Mailbox, ...] = (
         ("david.delainey@enron.com", "w..delainey@enron.com", "david.w.delainey@enron.com"),
         "2002-01-25",
     ),
-    Mailbox("fossum-d", "Drew Fossum", ("drew.fossum@enron.com", "dfossum@enron.com"), "2001-07-14"),
+    Mailbox(
+        "fossum-d", "Drew Fossum", ("drew.fossum@enron.com", "dfossum@enron.com"), "2001-07-14"
+    ),
     Mailbox(
         "dean-c",
         "Craig Dean",
         ("craig.dean@enron.com", "clint.dean@enron.com"),
         "2002-02-08",
     ),
-    Mailbox("cuilla-m", "Martin Cuilla", ("martin.cuilla@enron.com", "mcuilla@enron.com"), "2002-01-02"),
+    Mailbox(
+        "cuilla-m", "Martin Cuilla", ("martin.cuilla@enron.com", "mcuilla@enron.com"), "2002-01-02"
+    ),
 )

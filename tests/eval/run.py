@@ -24,9 +24,9 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.headers import parse_headers, split_fields
 from tests.eval.mailboxes import MAILBOXES, Mailbox
@@ -206,7 +206,9 @@ def explain(box_name: str, email: str) -> None:
     for path in _files(CORPORA / box_name):
         raw = path.read_bytes().split(b"\n\n", 1)[0]
         meta = parse_headers(raw)
-        people = {a.email for a in meta.recipients} | ({meta.sender.email} if meta.sender else set())
+        people = {a.email for a in meta.recipients} | (
+            {meta.sender.email} if meta.sender else set()
+        )
         if email.lower() not in people:
             continue
         subject = split_fields(raw).get("subject", "")[:70]
@@ -252,7 +254,9 @@ def _write_findings(path: Path, verdicts: dict[Finding, str | None]) -> None:
         out = csv.writer(fh)
         out.writerow(["mailbox", "rule", "person", "emails", "name", "verdict", "message"])
         for f, v in verdicts.items():
-            out.writerow([f.mailbox, f.rule, f.person, " ".join(f.emails), f.name, v or "", f.message])
+            out.writerow(
+                [f.mailbox, f.rule, f.person, " ".join(f.emails), f.name, v or "", f.message]
+            )
 
 
 if __name__ == "__main__":
