@@ -17,13 +17,24 @@ from email.header import decode_header
 from email.utils import getaddresses, parsedate_to_datetime
 
 from agent.model import Address, MessageMeta
+from agent.subjects import is_reply_subject, subject_reason, thread_index, topic
+
+# Headers that only bulk-mail services add (Amazon SES, Mailgun, SendGrid, Mandrill,
+# Mailchimp, Salesforce Marketing Cloud, the CSA whitelist): a shop or newsletter without
+# List-Unsubscribe still carries one of these.
+BULK_MAILER_FIELDS: tuple[str, ...] = (
+    "X-SES-Outgoing", "X-Mailgun-Sid", "X-SG-EID", "X-MC-User", "X-Mailchimp-Campaign",
+    "X-CSA-Complaints", "X-Campaign", "X-CampaignID", "X-SFMC-Stack",
+)  # fmt: skip
+_BULK_MAILER = frozenset(f.lower() for f in (*BULK_MAILER_FIELDS, "Feedback-ID"))
 
 # The fields IMAP fetches with BODY.PEEK[HEADER.FIELDS (...)]; keep in step with parse_headers.
 FIELDS: tuple[str, ...] = (
     "From", "Sender", "To", "Cc", "Bcc", "Date", "Message-ID", "In-Reply-To", "References",
     "Subject", "List-Id", "List-Post", "List-Unsubscribe", "Precedence", "Auto-Submitted",
     "Return-Path", "Content-Type", "Delivered-To", "X-Original-To", "X-Autoreply",
-    "X-Autorespond",
+    "X-Autorespond", "Thread-Index", "Thread-Topic", "X-Auto-Response-Suppress", "Feedback-ID",
+    *BULK_MAILER_FIELDS,
 )  # fmt: skip
 
 # Fields a message may carry several times that add up (all recipients, all references); for
@@ -46,7 +57,7 @@ _NOREPLY = re.compile(
     r"notifications?|auto[-_.]?reply|automailer)([-_.+=]|$)|noreply|donotreply"
 )
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-_TOKEN = re.compile(r"\s*([a-z0-9-]+)")
+_TOKEN = re.compile(r"\s*([a-z0-9_-]+)")
 _NULL_PATH = re.compile(r"\s*<\s*>")
 # The Date header as nearly every client writes it ("Mon, 01 Jan 2024 10:00:00 +0100", an
 # optional trailing comment); read directly, anything else goes to email.utils.
@@ -58,7 +69,9 @@ _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
 )}  # fmt: skip
 _DAY = timedelta(days=1)
-_EPOCH_FLOOR = datetime(1971, 1, 1, tzinfo=UTC)
+# Dates before this are placeholders (Lotus Notes and archive conversions write 1979/1980 and
+# year 1), never when the message was sent; one that cannot be trusted is not counted either.
+_EPOCH_FLOOR = datetime(1990, 1, 1, tzinfo=UTC)
 _FUTURE_SLACK = timedelta(days=2)
 
 
@@ -76,6 +89,10 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
         sender = _first(_addresses(fields.get("sender"), problems))
     to = _addresses(fields.get("to"), problems)
     cc = _addresses(fields.get("cc"), problems)
+    subject = _subject(fields, problems)
+    in_reply_to = _first_id(fields.get("in-reply-to"))
+    references = tuple(_MSGID.findall(fields.get("references", "")))
+    conversation, index_reply = thread_index(fields.get("thread-index"))
     return MessageMeta(
         key=_key(fields),
         date=date,
@@ -87,11 +104,14 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
         delivered_to=tuple(
             a.email for a in _addresses(_join(fields, "delivered-to", "x-original-to"), problems)
         ),
-        in_reply_to=_first_id(fields.get("in-reply-to")),
-        references=tuple(_MSGID.findall(fields.get("references", ""))),
-        automated=automated_reason(fields, sender),
+        in_reply_to=in_reply_to,
+        references=references,
+        automated=automated_reason(fields, sender, subject),
         problems=tuple(problems),
         list_address=list_address(fields, to + cc),
+        topic=topic(subject or fields.get("thread-topic", "")),
+        conversation=conversation,
+        reply=bool(in_reply_to or references or index_reply or is_reply_subject(subject)),
     )
 
 
@@ -182,6 +202,13 @@ def _decode_line(line: bytes) -> str:
         return line.decode("utf-8")
     except UnicodeDecodeError:
         return line.decode("cp1252", "replace")
+
+
+def _subject(fields: dict[str, str], problems: list[str]) -> str:
+    raw = fields.get("subject", "")
+    if "=?" not in raw:
+        return raw
+    return _decode_name(raw, problems)
 
 
 def _join(fields: dict[str, str], *names: str) -> str | None:
@@ -330,18 +357,27 @@ def _first(addresses: tuple[Address, ...]) -> Address | None:
 LIST_REASON = "mailing list"
 
 
-def automated_reason(fields: dict[str, str], sender: Address | None) -> str | None:
+def automated_reason(
+    fields: dict[str, str], sender: Address | None, subject: str = ""
+) -> str | None:
     """Why this message is not part of a relationship (list, bulk, auto-reply, ...), or None."""
     if "list-id" in fields or "list-unsubscribe" in fields:
         return LIST_REASON
+    if _BULK_MAILER.intersection(fields):
+        return "bulk mailer"
     precedence = _TOKEN.match(fields.get("precedence", "").lower())
     if precedence and precedence.group(1) in _BULK_PRECEDENCE:
         return "bulk precedence"
     auto = _TOKEN.match(fields.get("auto-submitted", "").lower())
     if auto and auto.group(1) != "no":  # "no", "no (comment)", "no; x=y" are a person
         return "auto-submitted"
-    if "x-autoreply" in fields or "x-autorespond" in fields:
+    if _AUTO_REPLY_FIELDS.intersection(fields) or (
+        precedence and precedence.group(1) in ("auto_reply", "auto-reply")
+    ):
         return "auto-reply"
+    by_subject = subject_reason(subject)
+    if by_subject is not None:
+        return by_subject
     if _NULL_PATH.match(fields.get("return-path", "")):
         return "bounce"
     if fields.get("content-type", "").strip().lower().startswith("multipart/report"):
@@ -349,6 +385,10 @@ def automated_reason(fields: dict[str, str], sender: Address | None) -> str | No
     if sender is not None and is_noreply(sender.email):
         return "no-reply sender"
     return None
+
+
+# Exchange marks its own out-of-office and receipts with X-Auto-Response-Suppress.
+_AUTO_REPLY_FIELDS = frozenset({"x-autoreply", "x-autorespond", "x-auto-response-suppress"})
 
 
 _MAILTO = re.compile(r"<\s*mailto:([^?>\s]+)", re.IGNORECASE)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.interactions import GROUP_RECIPIENTS, MASS_RECIPIENTS
+from agent.stats import EPISODE_DAYS
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -19,20 +22,39 @@ class Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("emails_sent", "messages", "distinct personal messages I sent to them (not mass mail)"),
     Metric(
-        "emails_received", "messages", "distinct personal messages they sent me (not mass mail)"
+        "personal_tie",
+        "boolean",
+        "I wrote to them directly (not group mail), we met, they are in [[people]], they "
+        "answered a thread of mine, or a known tie introduced us",
+    ),
+    Metric("emails_sent", "messages", "distinct personal messages I sent to them (not group mail)"),
+    Metric(
+        "emails_received", "messages", "distinct personal messages they sent me (not group mail)"
     ),
     Metric("meetings", "meetings", "past calendar meetings with both of us (each occurrence)"),
     Metric("interactions", "count", "emails_sent + emails_received + meetings"),
     Metric(
         "mass_emails",
         "messages",
-        "messages with more than 20 recipients between us; recorded, but not counted anywhere else",
+        f"messages with more than {MASS_RECIPIENTS} recipients between us; recorded, but not "
+        "counted anywhere else",
+    ),
+    Metric(
+        "group_emails",
+        "messages",
+        f"messages with more than {GROUP_RECIPIENTS} visible recipients (and at most "
+        f"{MASS_RECIPIENTS}) between us; shown, but not a personal conversation",
     ),
     Metric("threads", "threads", "conversation threads between us (personal mail)"),
     Metric("threads_started_by_me", "threads", "threads whose earliest message I wrote"),
     Metric("threads_started_by_them", "threads", "threads whose earliest message they wrote"),
+    Metric(
+        "reciprocity_threads",
+        "threads",
+        "threads either of us started whose answer the archive could hold (mail in the "
+        "answering direction on 2 days of the 14 after the start); reply rates count only these",
+    ),
     Metric(
         "started_by_me_share",
         "ratio 0-1",
@@ -54,6 +76,22 @@ METRICS: tuple[Metric, ...] = (
         "median gap between consecutive contact days; None with fewer than two contact days",
     ),
     Metric("gap_p90_days", "days", "90th percentile of those gaps: this tie's own long silence"),
+    Metric(
+        "episodes",
+        "count",
+        f"conversations: runs of contact days at most {EPISODE_DAYS} days apart count as one",
+    ),
+    Metric(
+        "rhythm_days",
+        "days",
+        "median gap between the starts of consecutive episodes; None with fewer than two",
+    ),
+    Metric(
+        "silence_coverage",
+        "ratio 0-1",
+        "share of the 30-day stretches since last_contact in which the archive holds mail from "
+        "me (to anyone); 0 when it holds no mail to me since; None under 30 days of silence",
+    ),
     Metric("gap_max_days", "days", "longest gap between consecutive contact days"),
     Metric(
         "silence_ratio",
@@ -76,8 +114,9 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "reply_owed",
         "boolean",
-        "a direct message from them (me in To, at most 3 "
-        "recipients) has had no message or meeting from me since",
+        "a direct message from them (me in To, at most 3 recipients, not an answer in a "
+        "thread I wrote in) has had no message or meeting from me since, while the archive "
+        "holds my mail to others after it",
     ),
     Metric("reply_owed_days", "days", "days that message has waited; None when nothing is owed"),
     Metric("reply_owed_since", "date", "day of that message; None when nothing is owed"),

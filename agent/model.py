@@ -37,6 +37,11 @@ class MessageMeta:
     automated: str | None = None  # why it is not a relationship, or None
     problems: tuple[str, ...] = ()
     list_address: str | None = None  # the mailing list's own address (List-Post / List-Id)
+    # Threading without References (agent/subjects.py). ``topic`` is the normalised subject,
+    # held in memory only: the store keeps a keyed hash of it, never the text.
+    topic: str | None = None
+    conversation: str | None = None  # Exchange Thread-Index conversation header
+    reply: bool = False  # In-Reply-To, References, a Thread-Index child or a reply prefix
 
     @property
     def recipients(self) -> tuple[Address, ...]:

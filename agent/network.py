@@ -46,7 +46,17 @@ def build_reports(
     for canonical, items in derived.by_person.items():
         profile = identity.profile(canonical)
         cadence = profile.cadence if profile else None
-        stats = compute_stats(items, derived.starters, canonical, as_of, config.me.tz, cadence)
+        stats = compute_stats(
+            items,
+            derived.starters,
+            canonical,
+            as_of,
+            config.me.tz,
+            cadence,
+            tied=canonical in derived.ties,
+            coverage=derived.coverage,
+            thread_starts=derived.thread_starts,
+        )
         if stats["interactions"]:
             reports.append((canonical, stats))
     ids = store.person_ids(c for c, _ in reports)
@@ -86,14 +96,24 @@ def load_messages(store: Store, as_of: datetime) -> list[MessageRecord]:
             found.append(ref)
     none = ((), (), (), ())
     out = []
-    for key, date, sender, sender_name, automated, _count, in_reply_to in store.message_tuples(
-        as_of.astimezone(UTC)
-    ):
+    for (
+        key,
+        date,
+        sender,
+        sender_name,
+        automated,
+        _count,
+        irt,
+        topic,
+        conv,
+        reply,
+    ) in store.message_tuples(as_of.astimezone(UTC)):
         to, cc, bcc, delivered = recipients.pop(key, none)
         out.append(
             MessageRecord(
                 key, _aware(date), sender, sender_name, automated, tuple(to), tuple(cc),
-                tuple(bcc), tuple(delivered), tuple(refs.pop(key, ())), in_reply_to,
+                tuple(bcc), tuple(delivered), tuple(refs.pop(key, ())), irt, topic, conv,
+                bool(reply),
             )
         )  # fmt: skip
     return out

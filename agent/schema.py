@@ -8,6 +8,7 @@ that bumps the version, so a crash mid-migration leaves the old version intact.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,11 @@ messages = Table(
     Column("automated", String(64)),  # why it is not a relationship, NULL when it is
     Column("recipient_count", Integer, nullable=False),
     Column("in_reply_to", String(512)),
+    # Threading without References (schema 2): a keyed hash of the normalised subject, never
+    # its text; Exchange's Thread-Index conversation; whether the message is a reply.
+    Column("topic", String(64)),
+    Column("conversation", String(64)),
+    Column("reply", Boolean),
     Index("ix_messages_date", "date"),
 )
 
@@ -160,6 +166,15 @@ sync_runs = Table(
     Index("ix_sync_runs_source", "source", "started_at"),
 )
 
+# Keys the store keeps for itself: "topic" keys the subject hash, random per database, so a
+# stored hash cannot be looked up against a list of likely subjects made elsewhere.
+store_keys = Table(
+    "store_keys",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(128), nullable=False),
+)
+
 # What digests went out: the daemon's exactly-once record (one row per period).
 digests = Table(
     "digests",
@@ -172,12 +187,47 @@ digests = Table(
 )
 
 
+def _v1_messages() -> Table:
+    """The messages table as version 1 created it; later steps add the rest."""
+    return Table(
+        "messages",
+        MetaData(),
+        Column("key", String(512), primary_key=True),
+        Column("date", UTCDateTime(), nullable=False),
+        Column("date_source", String(16), nullable=False),
+        Column("sender", String(320)),
+        Column("sender_name", String(512)),
+        Column("automated", String(64)),
+        Column("recipient_count", Integer, nullable=False),
+        Column("in_reply_to", String(512)),
+        Index("ix_messages_date", "date"),
+    )
+
+
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not schema_version])
+    _v1_messages().create(conn)
+    skip = (schema_version, store_keys, messages)
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in skip])
+
+
+def _v2(conn: Connection) -> None:
+    """Threading without References: topic, conversation and reply columns, the store's key.
+
+    Headers already stored lack them, so mail is read once more: locations and IMAP cursors
+    are cleared and the next sync re-reads every header (the messages themselves stay, and
+    each copy read again fills the new columns). Calendars are untouched.
+    """
+    for name, kind in (("topic", "VARCHAR(64)"), ("conversation", "VARCHAR(64)"),
+                       ("reply", "BOOLEAN")):  # fmt: skip
+        conn.exec_driver_sql(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
+    store_keys.create(conn)
+    conn.execute(store_keys.insert().values(name="topic", value=secrets.token_hex(32)))
+    conn.execute(locations.delete())
+    conn.execute(cursors.delete().where(cursors.c.folder != ""))
 
 
 # Append new steps; never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

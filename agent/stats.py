@@ -13,9 +13,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.interactions import ME, Interaction
+from agent.interactions import ME, Coverage, Interaction
 
 RECENT_DAYS = 90
+# An answer to a thread counts if it could be in the archive: mail in that direction on at
+# least ANSWER_MIN_DAYS days within ANSWER_DAYS of the thread's start. A stray message weeks
+# later does not show that the archive kept that stretch's mail (Enron: sent mail for months
+# with a few incoming strays); two days in two weeks still holds for a light correspondent
+# (the bundled sample's owner writes on about two days a fortnight).
+ANSWER_DAYS = 14
+ANSWER_MIN_DAYS = 2
+SILENCE_WINDOW = 30
+# Contact days this close together are one episode (her mail, my answer the next day): the
+# rhythm a person would name is between episodes, not between days.
+EPISODE_DAYS = 3
 
 
 def compute_stats(
@@ -25,22 +36,64 @@ def compute_stats(
     as_of: datetime,
     tz: ZoneInfo,
     cadence: timedelta | None = None,
+    *,
+    tied: bool = True,
+    coverage: Coverage | None = None,
+    thread_starts: dict[str, datetime] | None = None,
 ) -> dict[str, Any]:
-    """Metrics for one person from their interactions (sorted by time, up to ``as_of``)."""
+    """Metrics for one person from their interactions (sorted by time, up to ``as_of``).
+
+    ``coverage`` says where the archive holds mail in each direction (None: everywhere);
+    ``thread_starts`` when each thread began; ``tied``: a personal tie (interactions.Derived).
+    """
     today = as_of.astimezone(tz).date()
     past = [i for i in items if i.when <= as_of]
-    personal = [i for i in past if not i.mass]
+    personal = [i for i in past if not (i.group or i.mass)]
     days = sorted({_day(i.when, tz) for i in personal})
-    stats: dict[str, Any] = {}
+    seen = _Seen(coverage, thread_starts or {})
+    stats: dict[str, Any] = {"personal_tie": tied}
     stats.update(_counts(past, personal))
-    stats.update(_threads(personal, starters, person))
+    stats.update(_threads(personal, [i for i in past if not i.mass], starters, person, seen))
     stats.update(_dates(personal, days, today, tz))
     stats.update(_gaps(days, stats["silence_days"]))
+    stats.update(_rhythm(days))
     stats.update(_trend(personal, days, as_of, today))
-    stats.update(_reply_owed(personal, today, tz))
+    stats.update(_reply_owed(personal, today, tz, seen))
     stats.update(_first_contact(personal, days, tz))
     stats.update(_cadence(cadence, stats["silence_days"]))
+    stats["silence_coverage"] = seen.silence(days[-1], today) if days else None
     return stats
+
+
+class _Seen:
+    """Whether the archive could have shown mail in a direction at a time."""
+
+    def __init__(self, coverage: Coverage | None, starts: dict[str, datetime]) -> None:
+        self.coverage = coverage
+        self.starts = starts
+
+    def after(self, direction: str, start: date, days: int, at_least: int = 1) -> bool:
+        if self.coverage is None:
+            return True
+        return self.coverage.has(direction, start, start + timedelta(days=days), at_least)
+
+    def answerable(self, thread: str, direction: str) -> bool:
+        start = self.starts.get(thread)
+        if start is None:
+            return True
+        return self.after(direction, start.date(), ANSWER_DAYS, ANSWER_MIN_DAYS)
+
+    def silence(self, last: date, today: date) -> float | None:
+        """How well the archive covers a silence: the share of its 30-day stretches holding
+        mail from me (I could have written and did not), and 0 when it holds no mail to me
+        at all since (the other side is missing: an answer could have gone unrecorded)."""
+        if self.coverage is None:
+            return 1.0
+        if (today - last).days >= SILENCE_WINDOW and not self.after(
+            "in", last, (today - last).days
+        ):
+            return 0.0
+        return self.coverage.share("out", last, today)
 
 
 def _day(when: datetime, tz: ZoneInfo) -> date:
@@ -57,26 +110,41 @@ def _counts(past: Sequence[Interaction], personal: Sequence[Interaction]) -> dic
         "meetings": meetings,
         "interactions": sent + received + meetings,
         "mass_emails": len({i.key for i in past if i.mass}),
+        "group_emails": len({i.key for i in past if i.group and not i.mass}),  # mass apart
     }
 
 
 def _threads(
-    personal: Sequence[Interaction], starters: dict[str, str], person: str
+    personal: Sequence[Interaction],
+    answers: Sequence[Interaction],
+    starters: dict[str, str],
+    person: str,
+    seen: _Seen,
 ) -> dict[str, Any]:
+    """Threads are personal conversations; an answer in one may go to a few more people (a
+    reply that Cc's the team still answers me), so ``answers`` holds group mail too."""
     kinds: dict[str, set[str]] = {}
     for i in personal:
         if i.thread is not None:
             kinds.setdefault(i.thread, set()).add(i.kind)
+    for i in answers:
+        if i.thread in kinds:
+            kinds[i.thread].add(i.kind)
     mine = [t for t in kinds if starters.get(t) == ME]
     theirs = [t for t in kinds if starters.get(t) == person]
     started = len(mine) + len(theirs)
+    # Reply rates only over threads whose answer the archive could hold: my threads where it
+    # has mail to me afterwards, theirs where it has mail from me.
+    mine_seen = [t for t in mine if seen.answerable(t, "in")]
+    theirs_seen = [t for t in theirs if seen.answerable(t, "out")]
     return {
         "threads": len(kinds),
         "threads_started_by_me": len(mine),
         "threads_started_by_them": len(theirs),
+        "reciprocity_threads": len(mine_seen) + len(theirs_seen),
         "started_by_me_share": _ratio(len(mine), started),
-        "their_reply_rate": _ratio(sum(1 for t in mine if "in" in kinds[t]), len(mine)),
-        "my_reply_rate": _ratio(sum(1 for t in theirs if "out" in kinds[t]), len(theirs)),
+        "their_reply_rate": _ratio(sum(1 for t in mine_seen if "in" in kinds[t]), len(mine_seen)),
+        "my_reply_rate": _ratio(sum(1 for t in theirs_seen if "out" in kinds[t]), len(theirs_seen)),
     }
 
 
@@ -121,6 +189,22 @@ def _gaps(days: list[date], silence: int | None) -> dict[str, Any]:
     }
 
 
+def _rhythm(days: list[date]) -> dict[str, Any]:
+    """The usual time between conversations: contact days within EPISODE_DAYS of each other
+    are one episode, and the median gap between episode starts is the rhythm."""
+    starts: list[date] = []
+    previous: date | None = None
+    for day in days:
+        if previous is None or (day - previous).days > EPISODE_DAYS:
+            starts.append(day)
+        previous = day
+    gaps = [(b - a).days for a, b in itertools.pairwise(starts)]
+    return {
+        "episodes": len(starts),
+        "rhythm_days": round(float(statistics.median(gaps)), 1) if gaps else None,
+    }
+
+
 def _quantile(values: list[int], q: float) -> float:
     """Linear-interpolated quantile (numpy's default), exact for small samples."""
     ordered = sorted(values)
@@ -150,7 +234,9 @@ def _trend(
     }
 
 
-def _reply_owed(personal: Sequence[Interaction], today: date, tz: ZoneInfo) -> dict[str, Any]:
+def _reply_owed(
+    personal: Sequence[Interaction], today: date, tz: ZoneInfo, seen: _Seen
+) -> dict[str, Any]:
     """The first direct message of theirs since I last wrote or met them, not itself an answer
     to me: the reply is owed since then, however many messages followed it.
 
@@ -163,9 +249,11 @@ def _reply_owed(personal: Sequence[Interaction], today: date, tz: ZoneInfo) -> d
             waiting = waiting or i
         elif i.kind in ("out", "meeting"):
             waiting = None
-    if waiting is None:
+    # Owed only where the archive holds my mail after it: without my Sent mail for that time,
+    # an answer could be there and we would not know.
+    since = _day(waiting.when, tz) if waiting is not None else today
+    if waiting is None or not seen.after("out", since, max((today - since).days, 0)):
         return {"reply_owed": False, "reply_owed_days": None, "reply_owed_since": None}
-    since = _day(waiting.when, tz)
     return {
         "reply_owed": True,
         "reply_owed_days": (today - since).days,

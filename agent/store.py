@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import logging
 import operator
@@ -49,6 +50,12 @@ EMAIL_WIDTH = 320
 NAME_WIDTH = 512
 LOCATION_WIDTH = 255
 MEETING_KEY_WIDTH = 700
+# The columns a copy read again may improve (see _better_row).
+_MERGED = ("key", "date", "date_source", "automated", "recipient_count", "topic",
+           "conversation", "reply")  # fmt: skip
+# The columns read for the metrics, in the order message_tuples yields them.
+_READ = ("key", "date", "sender", "sender_name", "automated", "recipient_count", "in_reply_to",
+         "topic", "conversation", "reply")  # fmt: skip
 # A copy whose date came from its Date header beats one dated by INTERNALDATE or mtime.
 _DATE_RANK = {"header": 2, "fallback": 1, "none": 0}
 
@@ -69,6 +76,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._compiled: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._topic_key: bytes | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -126,8 +134,9 @@ class Store:
         for start in range(0, len(found), CHUNK):
             chunk = found[start : start + CHUNK]
             rows: dict[str, dict[str, Any]] = {}
+            topic_key = self._topic_hash_key(conn)
             for item in chunk:
-                row = _message_row(item.meta)
+                row = _message_row(item.meta, topic_key)
                 rows[row["key"]] = _better_row(rows.get(row["key"]), row)
             known = self._known_messages(conn, set(rows))
             fresh = [row for key, row in rows.items() if key not in known]
@@ -143,25 +152,27 @@ class Store:
             self._insert_ignore(conn, s.locations, _location_rows(source, folder, validity, chunk))
         return new
 
+    def _topic_hash_key(self, conn: Connection) -> bytes:
+        if self._topic_key is None:
+            query = select(s.store_keys.c.value).where(s.store_keys.c.name == "topic")
+            value = conn.execute(query).scalar()
+            if value is None:
+                raise OperationError("the database has no topic key: it was not migrated")
+            self._topic_key = bytes.fromhex(value)
+        return self._topic_key
+
     def _known_messages(self, conn: Connection, keys: set[str]) -> dict[str, dict[str, Any]]:
         if not keys:
             return {}
         m = s.messages.c
-        query = select(m.key, m.date, m.date_source, m.automated, m.recipient_count).where(
-            m.key.in_(keys)
-        )
+        query = select(*(m[c] for c in _MERGED)).where(m.key.in_(keys))
         return {row.key: dict(row._mapping) for row in conn.execute(query)}
 
     def _update_message(self, conn: Connection, row: dict[str, Any]) -> None:
         conn.execute(
             update(s.messages)
             .where(s.messages.c.key == row["key"])
-            .values(
-                date=row["date"],
-                date_source=row["date_source"],
-                automated=row["automated"],
-                recipient_count=row["recipient_count"],
-            )
+            .values({c: row[c] for c in _MERGED if c != "key"})
         )
 
     def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -343,14 +354,12 @@ class Store:
 
     def iter_messages(self, until: datetime | None = None) -> Iterator[Any]:
         """Rows of messages (key, date, sender, sender_name, automated, recipient_count,
-        in_reply_to), oldest first, dated at or before ``until`` (any time zone).
+        in_reply_to, topic, conversation, reply), oldest first, dated at or before ``until``.
 
         ``date`` is timezone-aware UTC on every backend (schema.UTCDateTime).
         """
         m = s.messages.c
-        query = select(
-            m.key, m.date, m.sender, m.sender_name, m.automated, m.recipient_count, m.in_reply_to
-        ).order_by(m.date, m.key)
+        query = select(*(m[c] for c in _READ)).order_by(m.date, m.key)
         if until is not None:
             query = query.where(s.messages.c.date <= until)
         with self.engine.connect() as conn:
@@ -376,10 +385,7 @@ class Store:
         if self.dialect != "sqlite":
             yield from (tuple(row) for row in self.iter_messages(until))
             return
-        sql = (
-            "SELECT key, date, sender, sender_name, automated, recipient_count, in_reply_to "
-            "FROM messages"
-        )
+        sql = f"SELECT {', '.join(_READ)} FROM messages"
         params: tuple[Any, ...] = ()
         if until is not None:
             process = s.messages.c.date.type.bind_processor(self.engine.dialect)
@@ -387,7 +393,8 @@ class Store:
             params = (process(until) if process else until,)
         parse = datetime.fromisoformat
         for row in self._driver_rows(sql + " ORDER BY date, key", params):
-            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:])
+            reply = None if row[9] is None else bool(row[9])
+            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:9], reply)
 
     def address_tuples(self) -> Iterator[tuple[str, str, str]]:
         """(key, role, email) of every stored recipient, as plain tuples."""
@@ -521,7 +528,7 @@ class Store:
         }
 
 
-def _message_row(meta: MessageMeta) -> dict[str, Any]:
+def _message_row(meta: MessageMeta, topic_key: bytes) -> dict[str, Any]:
     sender = _email(meta.sender.email) if meta.sender else None
     return {
         "key": _fit_id(meta.key),
@@ -532,6 +539,9 @@ def _message_row(meta: MessageMeta) -> dict[str, Any]:
         "automated": meta.automated,
         "recipient_count": len(meta.recipients),
         "in_reply_to": _fit_id(meta.in_reply_to) if meta.in_reply_to else None,
+        "topic": topic_hash(meta.topic, topic_key),
+        "conversation": meta.conversation,
+        "reply": meta.reply,
     }
 
 
@@ -543,15 +553,27 @@ def _better_row(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, An
     old_rank, new_rank = _DATE_RANK.get(old["date_source"], 0), _DATE_RANK.get(new["date_source"])
     better_date = new_rank is not None and new_rank > old_rank
     unlisted = old["automated"] == LIST_REASON and new["automated"] is None
-    if not better_date and not unlisted and new["recipient_count"] <= old["recipient_count"]:
+    fills = old.get("reply") is None and new.get("reply") is not None
+    more = new["recipient_count"] > old["recipient_count"]
+    if not (better_date or unlisted or fills or more):
         return old
     merged = dict(old)
+    if fills:  # a row stored before schema 2, read again
+        merged.update(topic=new["topic"], conversation=new["conversation"], reply=new["reply"])
     if better_date:
         merged.update(date=new["date"], date_source=new["date_source"])
     if unlisted:
         merged["automated"] = None
     merged["recipient_count"] = max(old["recipient_count"], new["recipient_count"])
     return merged
+
+
+def topic_hash(topic: str | None, key: bytes) -> str | None:
+    """A keyed hash of a normalised subject: equal topics compare equal, the text is gone."""
+    if topic is None:
+        return None
+    digest = hmac.new(key, topic.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 def _address_rows(chunk: Sequence[Located]) -> list[dict[str, Any]]:

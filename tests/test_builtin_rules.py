@@ -26,6 +26,12 @@ RULES = load_builtin()
 def healthy(**overrides: Any) -> dict[str, Any]:
     """A two-way tie, in touch every ~2 weeks for two years, last contact 5 days ago."""
     stats: dict[str, Any] = {
+        "personal_tie": True,
+        "group_emails": 0,
+        "reciprocity_threads": 50,
+        "episodes": 40,
+        "rhythm_days": 14.0,
+        "silence_coverage": 1.0,  # a mailbox synced up to today
         "emails_sent": 40,
         "emails_received": 42,
         "meetings": 3,
@@ -64,6 +70,8 @@ def healthy(**overrides: Any) -> dict[str, Any]:
     unknown = set(overrides) - METRIC_NAMES
     assert not unknown, unknown
     stats.update(overrides)
+    if "personal_tie" not in overrides:  # as interactions.Derived.ties has it
+        stats["personal_tie"] = stats["emails_sent"] > 0 or stats["meetings"] > 0
     return stats
 
 
@@ -159,10 +167,17 @@ PLANTED = [
         id="reply-owed-to-a-persistent-contact",
     ),
     pytest.param(
-        # A stranger's first personal message deserves an answer too.
-        {**REPLY_OWED, "emails_sent": 0, "emails_received": 1, "meetings": 0, "interactions": 1},
+        # A stranger a known tie introduced (personal_tie) deserves an answer too.
+        {
+            **REPLY_OWED,
+            "emails_sent": 0,
+            "emails_received": 1,
+            "meetings": 0,
+            "interactions": 1,
+            "personal_tie": True,
+        },
         ["reply-owed"],
-        id="reply-owed-to-a-stranger",
+        id="reply-owed-to-an-introduced-stranger",
     ),
     pytest.param(
         # A tie kept alive by meetings only still fades.
@@ -349,6 +364,11 @@ BULK = [
             "interactions_after_first": 0,
         },
         id="mass-mail-only",
+    ),
+    pytest.param(
+        # A shop without list headers: its first message to me, and I never wrote to it.
+        {**REPLY_OWED, "emails_sent": 0, "emails_received": 1, "meetings": 0, "interactions": 1},
+        id="stranger-without-a-tie",
     ),
 ]
 

@@ -35,7 +35,8 @@ def snapshot(store: Store) -> dict[str, Any]:
     with store.engine.connect() as conn:
         messages = {
             row.key: (row.sender, row.sender_name, row.automated, row.recipient_count,
-                      row.in_reply_to, row.date if row.date_source == "header" else None)
+                      row.in_reply_to, row.date if row.date_source == "header" else None,
+                      row.topic is not None, row.conversation, row.reply)
             for row in conn.execute(select(s.messages))
         }  # fmt: skip
         addresses = set(conn.execute(select(a.key, a.role, a.email, a.name)).all())

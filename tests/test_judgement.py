@@ -1,0 +1,205 @@
+"""Judgement on real-shaped mail (issue 10): threads without References, auto-replies, group
+mail, archive copies, personal ties and archive coverage. Pure logic; make eval checks the
+same on the Enron mailboxes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from agent.config import parse_config
+from agent.headers import parse_headers
+from agent.identity import Identity
+from agent.interactions import ME, UNKNOWN, Coverage, MessageRecord, derive, drop_copies
+from agent.stats import compute_stats
+from agent.subjects import is_reply_subject, subject_reason, thread_index, topic
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ANA = "ana@example.org"
+
+
+def ident() -> Identity:
+    return Identity(parse_config({"me": {"emails": [ANA]}, "database": {"url": "sqlite://"}}))
+
+
+def msg(key: str, sender: str, to: list[str], hours: float = 0, **kw: object) -> MessageRecord:
+    return MessageRecord(
+        key=key,
+        date=T0 + timedelta(hours=hours),
+        sender=sender,
+        sender_name=None,
+        automated=None,
+        to=tuple(to),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Re: Budget", "AW: Budget", "R: Budget", "RE[2]: Budget", "SV: Budget", "Antw: Budget",
+     "Re: [team] Fwd: budget", "  re :  BUDGET  "],
+)  # fmt: skip
+def test_reply_prefixes_of_many_languages_are_stripped(subject: str) -> None:
+    assert topic(subject) == "budget"
+    assert is_reply_subject(subject)
+
+
+@pytest.mark.parametrize("subject", ["Fwd: Budget", "WG: Budget", "I: Budget", "TR: Budget"])
+def test_a_forward_is_not_a_reply(subject: str) -> None:
+    assert topic(subject) == "budget"
+    assert not is_reply_subject(subject)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Out of Office: Budget", "Automatic reply: Budget", "Automatische Antwort: Budget",
+     "Abwesenheitsnotiz", "Respuesta automática: Budget", "Fuera de la oficina",
+     "Risposta automatica: Budget", "Fuori sede", "Réponse automatique : Budget"],
+)  # fmt: skip
+def test_auto_reply_subjects_are_machines(subject: str) -> None:
+    assert subject_reason(subject) == "auto-reply"
+
+
+@pytest.mark.parametrize("subject", ["Budget", "Re: office party", "Out of ideas"])
+def test_ordinary_subjects_are_people(subject: str) -> None:
+    assert subject_reason(subject) is None
+
+
+def test_ticket_subjects_and_bulk_mailer_headers_are_machines() -> None:
+    assert subject_reason("[#123456] Your request was received") == "ticket system"
+    raw = b"From: shop@store.example\nTo: ana@example.org\nFeedback-ID: 1:2:3:ses\n\n"
+    assert parse_headers(raw).automated == "bulk mailer"
+    raw = b"From: a@b.org\nX-Auto-Response-Suppress: All\nSubject: Away\n\n"
+    assert parse_headers(raw).automated == "auto-reply"
+
+
+def test_thread_index_names_the_conversation_and_its_replies() -> None:
+    head = "AcPXbJ1kq0aBlwk3R8qmLqHpVbhKSQ=="
+    conversation, is_reply = thread_index(head)
+    assert conversation is not None and not is_reply
+    import base64
+
+    child = base64.b64encode(base64.b64decode(head) + b"\x00\x01\x02\x03\x04").decode()
+    assert thread_index(child) == (conversation, True)
+    assert thread_index("not base64!") == (None, False)
+
+
+def test_placeholder_dates_fall_back() -> None:
+    fallback = datetime(2001, 5, 1, tzinfo=UTC)
+    meta = parse_headers(b"Date: Mon, 31 Dec 1979 16:00:00 -0800\nFrom: a@b.org\n\n", fallback)
+    assert meta.date == fallback and meta.date_source == "fallback"
+
+
+def test_a_reply_whose_parent_is_missing_started_no_thread() -> None:
+    mine = msg("a", ANA, ["bob@x.org"], topic="t1", reply=True)
+    derived = derive([mine], [], ident())
+    assert derived.starters[derived.by_person["bob@x.org"][0].thread or ""] == UNKNOWN
+
+
+def test_subject_threads_join_replies_among_the_same_people() -> None:
+    theirs = msg("a", "bob@x.org", [ANA], topic="t1")
+    mine = msg("b", ANA, ["bob@x.org"], hours=2, topic="t1", reply=True)
+    stranger = msg("c", ANA, ["carla@x.org"], hours=3, topic="t1", reply=True)
+    derived = derive([theirs, mine, stranger], [], ident())
+    bob = derived.by_person["bob@x.org"]
+    assert bob[0].thread == bob[1].thread
+    assert derived.starters[bob[0].thread or ""] == "bob@x.org"
+    assert derived.by_person["carla@x.org"][0].thread != bob[0].thread
+
+
+def test_thread_index_joins_without_subjects() -> None:
+    theirs = msg("a", "bob@x.org", [ANA], conversation="c1")
+    mine = msg("b", ANA, ["bob@x.org"], hours=30, conversation="c1", reply=True)
+    derived = derive([theirs, mine], [], ident())
+    assert len({i.thread for i in derived.by_person["bob@x.org"]}) == 1
+
+
+def test_their_answer_in_my_thread_is_no_debt() -> None:
+    mine = msg("a", ANA, ["bob@x.org"], topic="t1")
+    theirs = msg("b", "bob@x.org", [ANA], hours=5, topic="t1", reply=True)
+    derived = derive([mine, theirs], [], ident())
+    assert derived.starters[derived.by_person["bob@x.org"][0].thread or ""] == ME
+    assert derived.by_person["bob@x.org"][1].answers_me
+
+
+def test_archive_copies_hours_apart_count_once_real_replies_stay() -> None:
+    first = msg("a", ANA, ["bob@x.org"], topic="t1")
+    copy = msg("b", ANA, ["bob@x.org"], hours=2, topic="t1")  # same minute and second
+    second = msg("c", ANA, ["bob@x.org"], hours=2.1, topic="t1")  # six minutes later
+    assert [m.key for m in drop_copies([first, copy, second])] == ["a", "c"]
+
+
+def test_group_mail_is_recorded_but_not_personal() -> None:
+    team = [f"p{n}@x.org" for n in range(5)]
+    group = msg("a", ANA, team, topic="weekly")
+    derived = derive([group], [], ident())
+    [item] = derived.by_person["p0@x.org"]
+    assert item.group
+    stats = compute_stats([item], derived.starters, "p0@x.org", T0 + timedelta(days=1), UTC)
+    assert stats["group_emails"] == 1 and stats["emails_sent"] == 0
+    assert "p0@x.org" not in derived.ties  # a group message is no personal tie
+
+
+def test_ties_come_from_my_direct_mail_answers_and_introductions() -> None:
+    messages = [
+        msg("a", ANA, ["bob@x.org"], topic="t1"),
+        msg("b", "shop@store.example", [ANA], hours=1, topic="t2"),
+        msg("c", "bob@x.org", [ANA, "dora@y.org"], hours=2, topic="t3"),
+        msg("d", "dora@y.org", [ANA, "bob@x.org"], hours=3, topic="t3", reply=True),
+    ]
+    ties = derive(messages, [], ident()).ties
+    assert "bob@x.org" in ties and "dora@y.org" in ties  # Bob introduced Dora
+    assert "shop@store.example" not in ties
+
+
+def test_coverage_counts_days_in_each_direction() -> None:
+    cover = Coverage(incoming=(date(2026, 1, 5), date(2026, 1, 6)), outgoing=(date(2026, 3, 1),))
+    assert cover.has("in", date(2026, 1, 1), date(2026, 1, 14), 2)
+    assert not cover.has("in", date(2026, 1, 6), date(2026, 1, 20), 2)
+    assert cover.share("out", date(2026, 1, 1), date(2026, 3, 2)) == 0.5
+
+
+def test_no_verdict_where_the_archive_lacks_the_other_side() -> None:
+    # I wrote Bob five threads; the archive holds no mail to me at all after them.
+    mine = [msg(str(n), ANA, ["bob@x.org"], hours=24 * 7 * n, topic=f"t{n}") for n in range(5)]
+    derived = derive(mine, [], ident())
+    as_of = T0 + timedelta(days=60)
+    stats = compute_stats(
+        derived.by_person["bob@x.org"], derived.starters, "bob@x.org", as_of, UTC,
+        coverage=derived.coverage, thread_starts=derived.thread_starts,
+    )  # fmt: skip
+    assert stats["threads_started_by_me"] == 5
+    assert stats["reciprocity_threads"] == 0 and stats["their_reply_rate"] is None
+    assert stats["silence_coverage"] == 0.0
+
+
+def test_a_version_1_database_migrates_and_reads_its_mail_again(tmp_path: object) -> None:
+    from sqlalchemy import create_engine, func, select
+
+    from agent import schema as s
+    from agent.store import Store
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        s.schema_version.create(conn)
+        s._v1(conn)
+        conn.execute(s.schema_version.insert().values(version=1))
+        conn.execute(s.locations.insert().values(source="m", folder="INBOX", validity="",
+                                                 location="1", key="k"))  # fmt: skip
+    engine.dispose()
+    store = Store.open(url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(select(s.schema_version.c.version)).scalar() == s.CURRENT_VERSION
+            assert conn.execute(select(func.count()).select_from(s.locations)).scalar() == 0
+            assert conn.execute(select(s.store_keys.c.value)).scalar()
+        meta = parse_headers(b"From: bob@x.org\nTo: ana@example.org\nSubject: Re: Hi\n\n", T0)
+        from agent.model import Located
+
+        assert store.ingest("m", "INBOX", "", [Located("INBOX", "1", meta)]) == 1
+        [row] = list(store.iter_messages())
+        assert row.reply is True and row.topic and "hi" not in row.topic
+    finally:
+        store.close()
