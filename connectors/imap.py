@@ -26,7 +26,6 @@ from imapclient import IMAPClient
 from imapclient.datetime_util import parse_to_datetime
 from imapclient.exceptions import LoginError
 from imapclient.imapclient import (
-    SENT,  # not re-exported by the package in 4.x
     join_message_ids,
     seq_to_parenstr_upper,
     to_ints,
@@ -40,6 +39,7 @@ from agent.headers import FIELDS, parse_headers
 from agent.model import Located
 from agent.store import Store
 from connectors.base import Progress, no_progress
+from connectors.folders import ALL_FLAG, skip_reason
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,12 @@ class ImapConnector:
                 (f, self._status(client, f, ["MESSAGES"])[b"MESSAGES"])
                 for f in self.folders(client)
             ]
+            skipped = [] if self.config.folders else self._default_folders(client)[1]
         listed = ", ".join(f"{folder} ({count})" for folder, count in counts)
-        return f"{self.config.username}@{self.where}: {listed}"
+        text = f"{self.config.username}@{self.where}: {listed}"
+        if skipped:
+            text += "; not read: " + ", ".join(f"{f} ({why})" for f, why in skipped)
+        return text
 
     def sync(self, store: Store, progress: Progress = no_progress) -> int:
         """Fetch what is new in every folder; return how many messages were new to the store."""
@@ -137,15 +141,30 @@ class ImapConnector:
             return sum(self._sync_folder(client, store, f, statuses[f], progress) for f in folders)
 
     def folders(self, client: IMAPClient) -> list[str]:
-        """The configured folders, or INBOX plus the \\Sent special-use folder if there is one."""
+        """The configured folders, or every selectable folder but Trash, Junk and Drafts
+        (Gmail: All Mail alone, which holds every label once)."""
         if self.config.folders:
             return list(dict.fromkeys(self.config.folders))
-        # find_special_folder falls back to well-known names when SPECIAL-USE is missing.
-        sent = client.find_special_folder(SENT)
-        if sent is None or sent.upper() == "INBOX":
-            log.info("%s: no Sent folder found; reading INBOX only", self.config.name)
-            return ["INBOX"]
-        return ["INBOX", sent]
+        return self._default_folders(client)[0]
+
+    def _default_folders(self, client: IMAPClient) -> tuple[list[str], list[tuple[str, str]]]:
+        read: list[str] = []
+        skipped: list[tuple[str, str]] = []
+        for raw_flags, delimiter, name in client.list_folders():
+            flags = [_text(f) for f in raw_flags]
+            lower = {f.lower() for f in flags}
+            if "\\noselect" in lower or "\\nonexistent" in lower:
+                continue
+            if ALL_FLAG in lower:
+                return [name], [(f, "Gmail: in All Mail") for f in read if f.upper() != "INBOX"]
+            why = skip_reason(name, flags, _text(delimiter) if delimiter else "")
+            if why is None:
+                read.append(name)
+            else:
+                skipped.append((name, why))
+        # INBOX first, then the server's order: progress and `agent check` read as expected.
+        others = [f for f in read if f.upper() != "INBOX"]
+        return ["INBOX", *others], skipped
 
     # -- one folder ---------------------------------------------------------------------
 
@@ -473,3 +492,7 @@ def _mid_reply(client: IMAPClient) -> bool:
     # imaplib keeps each command's tag until its tagged reply has been read.
     imap = getattr(client, "_imap", None)
     return bool(getattr(imap, "tagged_commands", None))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

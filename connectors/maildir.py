@@ -21,10 +21,10 @@ from agent.headers import parse_headers
 from agent.model import Located
 from agent.store import Store
 from connectors.base import Progress, no_progress
+from connectors.folders import skip_reason
 
 log = logging.getLogger(__name__)
 
-SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail")
 HEADER_LIMIT = 256 * 1024  # stop reading a header block here: no real one is larger
 BATCH = 500
 
@@ -39,7 +39,25 @@ class MaildirConnector:
     def check(self) -> str:
         folders = self.folders()
         count = sum(1 for f in folders for _ in _message_files(self._dir(f)))
-        return f"{len(folders)} folders ({', '.join(folders)}), {count} messages"
+        noun = "folder" if len(folders) == 1 else "folders"
+        text = f"{len(folders)} {noun} ({', '.join(folders)}), {count} messages"
+        skipped = [] if self.config.folders else self._skipped()
+        if skipped:
+            text += "; not read: " + ", ".join(f"{f} ({why})" for f, why in skipped)
+        return text
+
+    def _subfolders(self) -> list[str]:
+        """Maildir++ subfolders (".Name" directories with cur/ or new/), as folder names."""
+        found = []
+        for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if entry.name.startswith(".") and entry.name not in (".", "..") and entry.is_dir():
+                path = Path(entry.path)
+                if (path / "cur").is_dir() or (path / "new").is_dir():
+                    found.append(entry.name[1:].replace(".", "/"))
+        return found
+
+    def _skipped(self) -> list[tuple[str, str]]:
+        return [(f, why) for f in self._subfolders() if (why := skip_reason(f)) is not None]
 
     def folders(self) -> list[str]:
         """Folder names to read: the configured ones, or INBOX plus a Sent-like folder."""
@@ -52,8 +70,8 @@ class MaildirConnector:
                 names = ", ".join(repr(f) for f in missing)
                 raise UserError(f"{where} folders: no folder {names} in {self.root}")
             return list(self.config.folders)
-        sent = [name for name in SENT_NAMES if self._dir(name).is_dir()]
-        return ["INBOX", *sent[:1]]
+        # Every folder but Trash, Junk and Drafts: replies are filed, not only kept in Sent.
+        return ["INBOX", *(f for f in self._subfolders() if skip_reason(f) is None)]
 
     def _dir(self, folder: str) -> Path:
         if folder.upper() == "INBOX":

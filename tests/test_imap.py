@@ -251,8 +251,8 @@ class FakeClient:
     def oauth2_login(self, user: str, token: str) -> None:
         self.logins.append(("xoauth2", user, token))
 
-    def find_special_folder(self, flag: bytes) -> str | None:
-        return None
+    def list_folders(self) -> list[tuple[tuple[bytes, ...], bytes, str]]:
+        return [((b"\\HasNoChildren",), b"/", "INBOX")]
 
     def folder_status(self, folder: str, items: list[str]) -> dict[bytes, int]:
         return {b"MESSAGES": 4}
@@ -290,3 +290,15 @@ def test_plain_text_off_loopback_warns(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["w: security = none sends the password in clear to imap.example.org"]
     assert all(kwargs["ssl"] is False for _, kwargs in fake.made)
+
+
+@pytest.mark.dovecot
+def test_every_folder_but_trash_junk_and_drafts_by_default(dovecot: DovecotServer) -> None:
+    for n, folder in enumerate(("INBOX", "Sent", "Archive/2020", "Trash", "Junk", "Drafts")):
+        dovecot.add_message(message(n), folder=folder)
+    connector = ImapConnector(dovecot.account(), ME_CONFIG)
+    description = connector.check()
+    read = description.split(": ", 1)[1].split("; not read: ")
+    assert read[0].startswith("INBOX (1)")
+    assert {"Sent (1)", "Archive/2020 (1)"} <= set(read[0].split(", "))
+    assert set(read[1].split(", ")) == {"Trash (trash)", "Junk (junk)", "Drafts (drafts)"}

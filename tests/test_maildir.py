@@ -56,19 +56,24 @@ def connector(root: Path, folders: tuple[str, ...] = ()) -> MaildirConnector:
     return MaildirConnector(config, ME)
 
 
-def test_inbox_and_sent_by_default(root: Path, store: Store) -> None:
+def test_every_folder_but_trash_junk_and_drafts_by_default(root: Path, store: Store) -> None:
     sent = make_maildir(root / ".Sent")
     make_maildir(root / ".Archive")
+    for name in (".Trash", ".Junk", ".Drafts", ".Deleted Items", ".Papierkorb"):
+        deliver(make_maildir(root / name), "9.a:2,S", message(9))
     deliver(root, "1.a:2,S", message(1))
     deliver(root, "2.a", message(2), "new")
     deliver(sent, "3.a:2,S", message(3, "ana@example.org", "bob@example.com"))
     deliver(root / ".Archive", "4.a:2,S", message(4))
     c = connector(root)
-    assert c.folders() == ["INBOX", "Sent"]
-    assert c.check() == "2 folders (INBOX, Sent), 3 messages"
-    assert c.sync(store) == 3
+    assert c.folders() == ["INBOX", "Archive", "Sent"]
+    assert c.check() == (
+        "3 folders (INBOX, Archive, Sent), 4 messages; not read: Deleted Items (trash), "
+        "Drafts (drafts), Junk (junk), Papierkorb (trash), Trash (trash)"
+    )
+    assert c.sync(store) == 4
     assert store.known_locations("home", "INBOX") == {"1.a", "2.a"}
-    assert store.known_locations("home", "Sent") == {"3.a"}
+    assert store.known_locations("home", "Archive") == {"4.a"}
 
 
 def test_other_sent_names(root: Path) -> None:
