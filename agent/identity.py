@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from agent.aliases import Alias
 from agent.config import Config, PersonConfig
 from agent.headers import is_noreply
 
@@ -28,7 +29,9 @@ class Profile:
 
 
 class Identity:
-    def __init__(self, config: Config, lists: Iterable[str] = ()) -> None:
+    def __init__(
+        self, config: Config, lists: Iterable[str] = (), aliases: Iterable[Alias] = ()
+    ) -> None:
         self.me = frozenset(e.lower() for e in config.me.emails)
         # A list's own address receives my posts but never answers as itself: not a person.
         self._lists = frozenset(lists)
@@ -45,6 +48,26 @@ class Identity:
             self._profiles[canonical] = person
             for email in person.emails:
                 self._canonical.setdefault(email, canonical)
+        # Addresses merged by name (agent/aliases.py), after [[people]], which always wins.
+        self._merged: dict[str, list[Alias]] = {}
+        for alias in aliases:
+            if (
+                alias.email in self._canonical
+                or alias.email in self.me
+                or self.ignored(alias.email)
+            ):
+                continue
+            target = self._canonical.get(alias.canonical, alias.canonical)
+            self._canonical[alias.email] = target
+            self._merged.setdefault(target, []).append(alias)
+
+    def merged(self, canonical: str) -> tuple[Alias, ...]:
+        """The addresses merged into this person by name, with the reason."""
+        return tuple(self._merged.get(canonical, ()))
+
+    def configured(self) -> dict[str, str]:
+        """Address -> canonical for every address of a [[people]] entry."""
+        return {e: c for e, c in self._canonical.items() if c in self._profiles}
 
     def is_me(self, email: str) -> bool:
         return email in self.me

@@ -251,7 +251,8 @@ def _ties(
         if any(i.kind == "in" and i.answers_me for i in items)
     }
     ties |= answered
-    # Introductions: a stranger writing in a thread whose To/Cc holds a known tie.
+    ties |= _introduced(messages, ties, identity)
+    # A stranger writing in a thread whose To/Cc holds a known tie.
     in_thread: dict[str, set[str]] = {}
     for m in messages:
         people = in_thread.setdefault(threads.get(m.key, m.key), set())
@@ -267,6 +268,23 @@ def _ties(
                 ties.add(person)
                 break
     return ties
+
+
+def _introduced(messages: list[MessageRecord], ties: set[str], identity: Identity) -> set[str]:
+    """People a known tie wrote to me together with, in a small message: an introduction
+    ("Ana, meet Dora") makes Dora's direct question one that waits on me."""
+    out: set[str] = set()
+    for m in messages:
+        sender = identity.canonical(m.sender) if m.sender else None
+        if sender not in ties or m.visible_count > GROUP_RECIPIENTS:
+            continue
+        if not any(identity.is_me(e) for e in (*m.to, *m.cc)):
+            continue
+        for email in (*m.to, *m.cc):
+            person = identity.canonical(email)
+            if person is not None and person != sender:
+                out.add(person)
+    return out
 
 
 def _coverage(messages: list[MessageRecord], identity: Identity) -> Coverage:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from agent.aliases import find_aliases
 from agent.config import Config
 from agent.identity import Identity
 from agent.interactions import Derived, MeetingRecord, MessageRecord, derive
@@ -33,10 +34,19 @@ def load_reports(config: Config, store: Store, as_of: datetime) -> list[PersonRe
 
 
 def load_network(config: Config, store: Store, as_of: datetime) -> Network:
-    identity = Identity(config, lists=store.list_addresses())
+    identity = make_identity(config, store)
     derived = derive(load_messages(store, as_of), load_meetings(store, as_of), identity)
     reports, canonical = build_reports(config, identity, derived, store, as_of)
     return Network(reports, derived, canonical)
+
+
+def make_identity(config: Config, store: Store) -> Identity:
+    """Identity from config, the lists the store has seen, and addresses merged by name."""
+    lists = store.list_addresses()
+    plain = Identity(config, lists=lists)
+    me = frozenset(plain.me)
+    aliases = find_aliases(store.named_addresses(), me, plain.configured())
+    return Identity(config, lists=lists, aliases=aliases.values())
 
 
 def build_reports(
@@ -71,9 +81,22 @@ def build_reports(
 def _person(pid: int, canonical: str, identity: Identity, derived: Derived) -> Person:
     profile = identity.profile(canonical)
     if profile is not None:
-        return Person(id=pid, name=profile.name, emails=profile.emails, tags=profile.tags)
+        extra = identity.merged(canonical)
+        return Person(
+            id=pid,
+            name=profile.name,
+            emails=(*profile.emails, *(a.email for a in extra)),
+            tags=profile.tags,
+            merged=tuple((a.email, a.reason) for a in extra),
+        )
     name = derived.names.get(canonical) or canonical
-    return Person(id=pid, name=name, emails=(canonical,))
+    merged = identity.merged(canonical)
+    return Person(
+        id=pid,
+        name=name,
+        emails=(canonical, *(a.email for a in merged)),
+        merged=tuple((a.email, a.reason) for a in merged),
+    )
 
 
 def load_messages(store: Store, as_of: datetime) -> list[MessageRecord]:

@@ -14,6 +14,8 @@ class Person:
     name: str
     emails: tuple[str, ...]
     tags: tuple[str, ...] = ()
+    # Addresses merged into this person by the agent, and why: (address, reason).
+    merged: tuple[tuple[str, str], ...] = ()
 
     @property
     def first_name(self) -> str:

@@ -403,6 +403,26 @@ class Store:
             return
         yield from self._driver_rows("SELECT key, role, email FROM message_addresses")
 
+    def named_addresses(self) -> Iterator[tuple[str, str, int]]:
+        """(address, display name, messages) for every name an address was seen with, as a
+        sender or a recipient: what merging one person's addresses by name reads."""
+        m, a = s.messages.c, s.message_addresses.c
+        senders = (
+            select(m.sender, m.sender_name, func.count())
+            .where(m.sender_name.is_not(None), m.automated.is_(None))
+            .group_by(m.sender, m.sender_name)
+        )
+        recipients = (
+            select(a.email, a.name, func.count())
+            .where(a.name.is_not(None), a.role.in_(("to", "cc", "bcc")))
+            .group_by(a.email, a.name)
+        )
+        with self.engine.connect() as conn:
+            for query in (senders, recipients):
+                for email, name, count in conn.execute(query):
+                    if email and name:
+                        yield str(email), str(name), int(count)
+
     def list_addresses(self) -> set[str]:
         """Addresses seen as a mailing list's own (List-Post / List-Id): never people."""
         a = s.message_addresses.c

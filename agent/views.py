@@ -103,6 +103,7 @@ def person_view(
 ) -> str:
     if fmt == "json":
         data = report.to_json()
+        data["merged"] = [{"email": e, "reason": r} for e, r in report.person.merged]
         data["history"] = [_history_json(i, tz) for i in history if i.when <= as_of]
         data["rules"] = [_outcome_json(o) for o in outcomes]
         return json.dumps(data, indent=2, ensure_ascii=False, default=str)
@@ -110,6 +111,7 @@ def person_view(
     lines = [f"{p.name} (id {p.id})", "  " + ", ".join(p.emails)]
     if p.tags:
         lines.append("  tags: " + ", ".join(p.tags))
+    lines += [f"  merged: {email} ({reason})" for email, reason in p.merged]
     lines += ["", "Metrics:"]
     lines += [f"  {m.name:<26} {_fmt(report.stats.get(m.name)):<12} {m.unit}" for m in METRICS]
     lines += ["", "Rules:"] + [f"  {_outcome_text(o)}" for o in outcomes]

@@ -203,3 +203,31 @@ def test_a_version_1_database_migrates_and_reads_its_mail_again(tmp_path: object
         assert row.reply is True and row.topic and "hi" not in row.topic
     finally:
         store.close()
+
+
+def test_an_introduction_by_a_tie_makes_the_strangers_question_owed() -> None:
+    messages = [
+        msg("a", ANA, ["bob@x.org"], topic="t1"),
+        msg("b", "bob@x.org", [ANA, "dora@y.org"], hours=24, topic="t2"),  # "meet Dora"
+        msg("c", "dora@y.org", [ANA], hours=48, topic="t3"),  # her own question, no Cc
+        msg("d", "eve@z.org", [ANA], hours=50, topic="t4"),  # nobody introduced Eve
+    ]
+    ties = derive(messages, [], ident()).ties
+    assert "dora@y.org" in ties and "eve@z.org" not in ties
+
+
+def test_addresses_sharing_a_full_name_are_one_person() -> None:
+    from agent.aliases import find_aliases, full_name
+
+    assert full_name("Meyer, Bob") == full_name("bob meyer") is not None
+    assert full_name("Bob") is None and full_name("Support Team") is None
+    named = [("bob@work.example", "Bob Meyer", 30), ("bob@home.example", "Meyer, Bob", 4),
+             ("help@shop.example", "Support Team", 9), ("help@other.example", "Support Team", 2),
+             ("imceaex-_o=corp_cn=bmeyer@corp.example", "Bob Meyer", 1)]  # fmt: skip
+    aliases = find_aliases(named, frozenset(), {})
+    assert {a.email: a.canonical for a in aliases.values()} == {
+        "bob@home.example": "bob@work.example",
+        "imceaex-_o=corp_cn=bmeyer@corp.example": "bob@work.example",
+    }
+    apart = {"bob@home.example": "bob@home.example", "bob@work.example": "bob@work.example"}
+    assert find_aliases(named, frozenset(), apart) == {}  # two [[people]] entries stay two
