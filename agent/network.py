@@ -67,7 +67,7 @@ def build_reports(
             coverage=derived.coverage,
             thread_starts=derived.thread_starts,
         )
-        if stats["interactions"]:
+        if stats["interactions"] or stats["group_emails"]:  # group mail is shown too
             reports.append((canonical, stats))
     ids = store.person_ids(c for c, _ in reports)
     people = [

@@ -423,6 +423,29 @@ class Store:
                     if email and name:
                         yield str(email), str(name), int(count)
 
+    def own_address_candidates(self, sent_folders: Iterable[str]) -> dict[str, int]:
+        """Addresses that look like the user's own, with how many messages show it: senders
+        of mail stored in a Sent folder, and Delivered-To / X-Original-To values."""
+        m, a, loc = s.messages.c, s.message_addresses.c, s.locations.c
+        sent = (
+            select(m.sender, func.count(func.distinct(m.key)))
+            .join(s.locations, loc.key == m.key)
+            .where(func.lower(loc.folder).in_([f.lower() for f in sent_folders]))
+            .group_by(m.sender)
+        )
+        delivered = select(a.email, func.count()).where(a.role == "delivered").group_by(a.email)
+        found: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for query in (sent, delivered):
+                for email, count in conn.execute(query):
+                    if email:
+                        found[str(email)] = found.get(str(email), 0) + int(count)
+        return found
+
+    def stored_folders(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(s.locations.c.folder).distinct()).scalars())
+
     def list_addresses(self) -> set[str]:
         """Addresses seen as a mailing list's own (List-Post / List-Id): never people."""
         a = s.message_addresses.c

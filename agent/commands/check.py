@@ -6,6 +6,7 @@ import click
 
 from agent.app import App
 from agent.errors import AgentError, OperationError, UserError
+from agent.store import Store
 from agent.sync import source_configs
 from connectors import connector_for
 
@@ -19,8 +20,9 @@ def check(app: App, offline: bool) -> None:
     click.echo(f"config: ok ({config.path})")
     ruleset = _load_rules(app)
     click.echo(f"rules: ok ({ruleset})")
-    app.store()
+    store = app.store()
     click.echo("database: ok")
+    _suggest_own_addresses(app, store)
     # Offline, local sources (a Maildir, a calendar file) are still read: no network needed.
     sources = [s for s in source_configs(config) if not offline or _is_local(s)]
     errors = [e for e in (_check_source(app, s) for s in sources) if e is not None]
@@ -29,6 +31,29 @@ def check(app: App, offline: bool) -> None:
         if any(isinstance(e, UserError) for _, e in errors):
             raise UserError(f"cannot use {names}: fix the config")
         raise OperationError(f"cannot use {names}")
+
+
+# Sent folders by the names clients give them (en/de/es/it/fr), and Enron-era exports.
+SENT_NAMES = ("sent", "sent items", "sent mail", "sent messages", "gesendet",
+              "gesendete elemente", "gesendete objekte", "enviados", "elementos enviados",
+              "posta inviata", "inviata", "elementi inviati", "éléments envoyés", "envoyés",
+              "[gmail]/sent mail", "sent_items", "_sent_mail")  # fmt: skip
+# Shown once an address has this many messages behind it: one stray copy is no evidence.
+OWN_MIN_MESSAGES = 2
+
+
+def _suggest_own_addresses(app: App, store: Store) -> None:
+    """Addresses that look like the user's own but are not in [me] emails: each would be
+    taken for another person, whom the user 'owes' their own mail."""
+    folders = [f for f in store.stored_folders() if f.rsplit("/", 1)[-1].lower() in SENT_NAMES]
+    me = {e.lower() for e in app.config.me.emails}
+    found = store.own_address_candidates(folders)
+    for email, count in sorted(found.items(), key=lambda kv: (-kv[1], kv[0])):
+        if email not in me and count >= OWN_MIN_MESSAGES:
+            click.echo(
+                f"hint: {email} looks like one of your addresses ({count} messages in Sent "
+                "folders or delivered to it); if it is, add it to [me] emails"
+            )
 
 
 def _is_local(source: object) -> bool:
