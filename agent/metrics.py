@@ -87,6 +87,11 @@ METRICS: tuple[Metric, ...] = (
         "median gap between the starts of consecutive episodes; None with fewer than two",
     ),
     Metric(
+        "rhythm",
+        "text",
+        "rhythm_days in words ('about monthly', 'every 2-3 weeks'), in the digest's language",
+    ),
+    Metric(
         "silence_coverage",
         "ratio 0-1",
         "share of the 30-day stretches since last_contact in which the archive holds mail from "

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.interactions import ME, Coverage, Interaction
+from agent.rhythm import rhythm_words
 
 RECENT_DAYS = 90
 # An answer to a thread counts if it could be in the archive: mail in that direction on at
@@ -199,10 +200,8 @@ def _rhythm(days: list[date]) -> dict[str, Any]:
             starts.append(day)
         previous = day
     gaps = [(b - a).days for a, b in itertools.pairwise(starts)]
-    return {
-        "episodes": len(starts),
-        "rhythm_days": round(float(statistics.median(gaps)), 1) if gaps else None,
-    }
+    rhythm = round(float(statistics.median(gaps)), 1) if gaps else None
+    return {"episodes": len(starts), "rhythm_days": rhythm, "rhythm": rhythm_words(rhythm)}
 
 
 def _quantile(values: list[int], q: float) -> float:

@@ -35,7 +35,7 @@ def _identity(text: str) -> str:
 
 def metric_kinds() -> dict[str, str]:
     """Each metric's static kind for the expression compiler (dates are ISO text)."""
-    kinds = {"date": TEXT, "boolean": BOOL}
+    kinds = {"date": TEXT, "text": TEXT, "boolean": BOOL}
     return {m.name: kinds.get(m.unit, NUM) for m in METRICS}
 
 
@@ -118,6 +118,8 @@ class Rule:
         message and suggestion quote (so every number the reader sees can be checked), then
         ALWAYS_EVIDENCE."""
         quoted = [n for t in (self.message, self.suggestion) for n in template_names(t)]
+        if "rhythm" in quoted:  # the words stand for a number: carry the number too
+            quoted.append("rhythm_days")
         names = [*self.metrics, *(n for n in quoted if n in METRIC_NAMES), *ALWAYS_EVIDENCE]
         return tuple(dict.fromkeys(names))
 
@@ -273,6 +275,8 @@ def _finding(
     rule: Rule, report: PersonReport, values: Mapping[str, Any], translate: Translate
 ) -> Finding:
     names = rule.evidence_names
+    if isinstance(values.get("rhythm"), str):  # a phrase (agent/rhythm.py): in the language
+        values = {**values, "rhythm": translate(values["rhythm"])}
     return Finding(
         rule=rule.id,
         severity=rule.severity,

@@ -31,6 +31,7 @@ def healthy(**overrides: Any) -> dict[str, Any]:
         "reciprocity_threads": 50,
         "episodes": 40,
         "rhythm_days": 14.0,
+        "rhythm": "every two weeks or so",
         "silence_coverage": 1.0,  # a mailbox synced up to today
         "emails_sent": 40,
         "emails_received": 42,
@@ -462,10 +463,10 @@ def test_finding_evidence_is_the_metrics_the_rule_read() -> None:
     assert finding.evidence["interactions"] == 85
     assert finding.evidence["last_contact"] == "2026-05-05"
     assert set(finding.evidence) <= METRIC_NAMES  # metrics only, no settings
-    # Every number in the message is in the evidence too ("about every 14 days").
-    assert finding.evidence["gap_median_days"] == 14.0
+    # The rhythm is said in words; the number behind them is in the evidence too.
+    assert finding.evidence["rhythm_days"] == 14.0
     assert finding.message == (
-        "Carla Diaz: no contact for 199 days; you used to be in touch about every 14 days."
+        "Carla Diaz: no contact for 199 days; you used to be in touch every two weeks or so."
     )
     assert finding.suggestion.startswith("Send Carla something useful")
     assert finding.to_json()["evidence"] == finding.evidence

@@ -231,3 +231,48 @@ def test_addresses_sharing_a_full_name_are_one_person() -> None:
     }
     apart = {"bob@home.example": "bob@home.example", "bob@work.example": "bob@work.example"}
     assert find_aliases(named, frozenset(), apart) == {}  # two [[people]] entries stay two
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [(1.0, "almost daily"), (7.0, "about weekly"), (21.0, "every 2-3 weeks"),
+     (29.0, "about monthly"), (100.0, "about every three months"), (400.0, "about once a year"),
+     (None, None)],
+)  # fmt: skip
+def test_rhythm_in_words(days: float | None, words: str | None) -> None:
+    from agent.rhythm import rhythm_words
+
+    assert rhythm_words(days) == words
+
+
+def test_rhythm_is_between_conversations_not_contact_days() -> None:
+    # Carla writes monthly and I answer the next day: monthly, not "every 1 days".
+    from agent.interactions import Interaction
+
+    items = []
+    for k in range(12):
+        when = T0 + timedelta(days=30 * k)
+        items.append(Interaction("carla@x.org", when, "in", f"i{k}", f"t{k}"))
+        items.append(Interaction("carla@x.org", when + timedelta(days=1), "out", f"o{k}", f"t{k}"))
+    stats = compute_stats(items, {}, "carla@x.org", T0 + timedelta(days=500), UTC)
+    assert stats["gap_median_days"] == 1.0  # between contact days: 1, 29, 1, 29, ...
+    assert stats["rhythm_days"] == 30.0 and stats["rhythm"] == "about monthly"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("de", "früher wart ihr etwa monatlich in Kontakt"),
+     ("es", "antes hablabais más o menos cada mes"),
+     ("it", "prima vi sentivate circa ogni mese")],
+)  # fmt: skip
+def test_the_rhythm_is_said_in_the_digest_language(language: str, text: str) -> None:
+    from agent.i18n import translator
+    from agent.person import Person, PersonReport
+    from rules.engine import evaluate
+    from rules.loader import load_builtin
+    from tests.test_builtin_rules import FADING, healthy
+
+    stats = healthy(**FADING, rhythm_days=30.0, rhythm="about monthly")
+    report = PersonReport(Person(1, "Carla Diaz", ("carla@x.org",)), stats)
+    [finding] = evaluate(load_builtin(), [report], translate=translator(language))
+    assert text in finding.message
