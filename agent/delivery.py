@@ -17,6 +17,7 @@ from agent import mailer
 from agent.config import Config
 from agent.digest import Digest, build_digest
 from agent.i18n import translator
+from agent.interactions import Coverage
 from agent.person import PersonReport
 from agent.render import common, render
 from agent.store import Store
@@ -24,7 +25,11 @@ from rules.findings import Finding
 
 log = logging.getLogger(__name__)
 
-Analysis = tuple[Sequence[PersonReport], Sequence[Finding]]
+# Reports, findings and, optionally, what the archive covers (interactions.Coverage).
+Analysis = (
+    tuple[Sequence[PersonReport], Sequence[Finding]]
+    | tuple[Sequence[PersonReport], Sequence[Finding], Coverage]
+)
 Analyse = Callable[[Config, Store, datetime], Analysis]
 
 
@@ -44,22 +49,24 @@ class DeliveryResult:
 def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     """Person reports and rule findings as of ``as_of``, messages in [me] language."""
     # Imported on use: both import much of the agent, and the daemon imports this module.
-    from agent.network import load_reports
+    from agent.network import load_network
     from rules.engine import evaluate
     from rules.loader import load_rules
 
     ruleset = load_rules(config.rule_files)
-    reports = load_reports(config, store, as_of)
+    network = load_network(config, store, as_of)
+    reports = network.reports
     findings = evaluate(ruleset, reports, translate=translator(config.me.language))
-    return reports, findings
+    return reports, findings, network.derived.coverage
 
 
 def prepare_digest(
     config: Config, store: Store, as_of: datetime, *, analyse: Analyse = analyse
 ) -> Digest:
     """The digest as of ``as_of`` (a zone-aware datetime, usually App.as_of(...))."""
-    reports, findings = analyse(config, store, as_of)
-    return build_digest(reports, findings, as_of.date())
+    result = analyse(config, store, as_of)
+    coverage = result[2] if len(result) > 2 else None  # type: ignore[misc]
+    return build_digest(result[0], result[1], as_of.date(), coverage)
 
 
 def deliver_digest(

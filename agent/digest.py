@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from agent.interactions import Coverage
 from agent.person import PersonReport
 from rules.findings import SEVERITIES, Finding
 
@@ -46,6 +47,41 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Archive:
+    """What the archive covers, and the stretches where one direction of mail is missing:
+    no verdict on fading or reciprocity is made there (interactions.Coverage)."""
+
+    first: date
+    last: date
+    gaps: tuple[tuple[str, date, date], ...] = ()  # ("in" | "out", first day, last day)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+            "gaps": [
+                {"direction": d, "from": a.isoformat(), "to": b.isoformat(),
+                 "days": (b - a).days + 1}
+                for d, a, b in self.gaps
+            ],
+        }  # fmt: skip
+
+
+# Gaps up to this long are holidays, not holes in the archive; the summary shows the longest.
+ARCHIVE_GAP_DAYS = 30
+ARCHIVE_GAPS_SHOWN = 3
+
+
+def archive_summary(coverage: Coverage | None) -> Archive | None:
+    if coverage is None or coverage.span() is None:
+        return None
+    first, last = coverage.span() or (date.min, date.min)
+    gaps = [(d, a, b) for d in ("in", "out") for a, b in coverage.gaps(d, ARCHIVE_GAP_DAYS)]
+    longest = sorted(gaps, key=lambda g: g[1] - g[2])[:ARCHIVE_GAPS_SHOWN]
+    return Archive(first, last, tuple(sorted(longest, key=lambda g: g[1])))
+
+
+@dataclass(frozen=True)
 class Summary:
     """Health figures of the whole network as of the digest's date."""
 
@@ -55,9 +91,12 @@ class Summary:
     attention: int  # distinct people with at least one finding
     reciprocal_share: float | None  # share of two-way ties among people I exchange mail with
     by_rule: dict[str, int]
+    archive: Archive | None = None
 
     def to_json(self) -> dict[str, Any]:
+        archive = {"archive": self.archive.to_json()} if self.archive else {}
         return {
+            **archive,
             "people": self.people,
             "active_90d": self.active_90d,
             "new_90d": self.new_90d,
@@ -87,7 +126,10 @@ class Digest:
 
 
 def build_digest(
-    reports: Sequence[PersonReport], findings: Iterable[Finding], as_of: date
+    reports: Sequence[PersonReport],
+    findings: Iterable[Finding],
+    as_of: date,
+    coverage: Coverage | None = None,
 ) -> Digest:
     """Group ``findings`` by rule, most important group and finding first.
 
@@ -102,7 +144,8 @@ def build_digest(
     checked = [_checked(f) for f in findings]
     ordered = [f for _, f in sorted(enumerate(checked), key=lambda p: (-p[1].rank, p[0]))]
     groups = tuple(_groups(ordered))
-    return Digest(as_of, groups, _summary(reports, groups), _by_importance(ordered))
+    summary = _summary(reports, groups, archive_summary(coverage))
+    return Digest(as_of, groups, summary, _by_importance(ordered))
 
 
 def _by_importance(ordered: Sequence[Finding]) -> tuple[Finding, ...]:
@@ -138,8 +181,11 @@ def _groups(findings: Iterable[Finding]) -> list[Group]:
     return sorted(groups, key=lambda g: -g.findings[0].rank)
 
 
-def _summary(reports: Sequence[PersonReport], groups: Sequence[Group]) -> Summary:
+def _summary(
+    reports: Sequence[PersonReport], groups: Sequence[Group], archive: Archive | None
+) -> Summary:
     return Summary(
+        archive=archive,
         people=len(reports),
         active_90d=sum(1 for r in reports if _number(r, "interactions_90d") > 0),
         new_90d=sum(1 for r in reports if 0 <= _number(r, "days_since_first_contact", -1) <= 90),

@@ -16,6 +16,7 @@ message is itself a reply whose parent is not in the archive: then nobody here s
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -101,6 +102,25 @@ class Coverage:
         found = self.incoming if direction == "in" else self.outgoing
         first = bisect.bisect_left(found, start)
         return bisect.bisect_right(found, end) - first >= days
+
+    def span(self) -> tuple[date, date] | None:
+        """The first and last day with any mail, or None for an empty archive."""
+        days = [*self.incoming, *self.outgoing]
+        return (min(days), max(days)) if days else None
+
+    def gaps(self, direction: str, min_days: int = 30) -> list[tuple[date, date]]:
+        """Stretches of more than ``min_days`` within the archive's span with no mail in
+        ``direction``: (first day without, last day without)."""
+        span = self.span()
+        if span is None:
+            return []
+        found = self.incoming if direction == "in" else self.outgoing
+        edges = [span[0] - timedelta(days=1), *found, span[1] + timedelta(days=1)]
+        out = []
+        for a, b in itertools.pairwise(edges):
+            if (b - a).days - 1 > min_days:
+                out.append((a + timedelta(days=1), b - timedelta(days=1)))
+        return out
 
     def share(self, direction: str, start: date, end: date, window: int = 30) -> float | None:
         """Share of the ``window``-day stretches from ``start`` to ``end`` (counted back from

@@ -276,3 +276,26 @@ def test_the_rhythm_is_said_in_the_digest_language(language: str, text: str) -> 
     report = PersonReport(Person(1, "Carla Diaz", ("carla@x.org",)), stats)
     [finding] = evaluate(load_builtin(), [report], translate=translator(language))
     assert text in finding.message
+
+
+def test_the_digest_says_what_the_archive_covers_and_what_it_lacks() -> None:
+    from agent.digest import build_digest
+    from agent.i18n import translator
+    from agent.render import common
+
+    incoming = (date(2026, 1, 1), date(2026, 1, 2), date(2026, 5, 1))
+    outgoing = (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 3, 25))
+    cover = Coverage(incoming, outgoing)
+    assert cover.gaps("in") == [(date(2026, 1, 3), date(2026, 4, 30))]
+    assert cover.gaps("out") == [(date(2026, 3, 26), date(2026, 5, 1))]  # monthly is no gap
+    summary = build_digest([], [], date(2026, 5, 2), cover).summary
+    assert summary.to_json()["archive"] == {
+        "from": "2026-01-01",
+        "to": "2026-05-01",
+        "gaps": [
+            {"direction": "in", "from": "2026-01-03", "to": "2026-04-30", "days": 118},
+            {"direction": "out", "from": "2026-03-26", "to": "2026-05-01", "days": 37},
+        ],
+    }
+    rows = dict(common.summary_rows(summary, translator("de")))
+    assert rows["Keine Mail an dich"] == "2026-01-03 – 2026-04-30 (118 Tage): nicht bewertet"

@@ -152,4 +152,16 @@ def summary_rows(summary: Summary, _: Translate) -> list[tuple[str, str]]:
         percent = round(summary.reciprocal_share * 100)
         rows.append((_("Two-way ties"), _("{percent}%").format(percent=percent)))
     rows.append((_("Need your attention"), str(summary.attention)))
+    archive = summary.archive
+    if archive is not None:
+        rows.append(
+            (_("Your archive"), f"{archive.first.isoformat()} – {archive.last.isoformat()}")
+        )
+        labels = {"in": _("No mail to you"), "out": _("No mail from you")}
+        for direction, first, last in archive.gaps:
+            days = (last - first).days + 1
+            span = _("{first} – {last} ({days} days): not judged").format(
+                first=first.isoformat(), last=last.isoformat(), days=days
+            )
+            rows.append((labels[direction], span))
     return rows
