@@ -412,7 +412,13 @@ def list_address(fields: dict[str, str], recipients: tuple[Address, ...]) -> str
     return candidate if any(a.email == candidate for a in recipients) else None
 
 
+# Local parts only machines make: VERP (bounce+user=example.org@), a long run of digits, a
+# long hexadecimal token: rotating sender addresses of shops and ticket systems.
+_MACHINE_LOCAL = re.compile(r"=|\d{8,}|(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{16,}")
+
+
 def is_noreply(email: str) -> bool:
-    """True for no-reply style senders: noreply@, mailer-daemon@, bounces+x@, ..."""
+    """True for no-reply style and machine senders: noreply@, mailer-daemon@, bounces+x@,
+    VERP and rotating addresses (``msg-8f3a9c2e1b7d4e60@``, ``order=20261120123456@``)."""
     local = email.split("@", 1)[0].lower()
-    return bool(_NOREPLY.search(local))
+    return bool(_NOREPLY.search(local) or _MACHINE_LOCAL.search(local))

@@ -85,6 +85,25 @@ class Identity:
             return True
         return is_noreply(email)
 
+    def exclusion(self, email: str) -> str | None:
+        """Why an address is not a person, in words, or None when it is one."""
+        email = email.lower()
+        if email in self.me:
+            return "it is one of your addresses ([me] emails)"
+        if email in self._canonical:
+            return None
+        if email in self._lists:
+            return "it is a mailing list's own address (List-Post / List-Id)"
+        domain = email.rsplit("@", 1)[-1]
+        if any(domain == d or domain.endswith("." + d) for d in self._domains):
+            return f"its domain is in [ignore] domains ({domain})"
+        for pattern in self._patterns:
+            if fnmatch.fnmatchcase(email, pattern):
+                return f"it matches [ignore] addresses {pattern!r}"
+        if is_noreply(email):
+            return "it is a no-reply or machine address"
+        return None
+
     def canonical(self, email: str) -> str | None:
         """The person key for an address, or None when it is me or not a person."""
         # Memoised: a digest asks about every recipient of every message, a few thousand

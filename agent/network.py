@@ -26,6 +26,7 @@ class Network:
     reports: list[PersonReport]
     derived: Derived
     canonical: dict[int, str]  # person id -> canonical key in derived.by_person
+    identity: Identity
 
 
 def load_reports(config: Config, store: Store, as_of: datetime) -> list[PersonReport]:
@@ -37,7 +38,7 @@ def load_network(config: Config, store: Store, as_of: datetime) -> Network:
     identity = make_identity(config, store)
     derived = derive(load_messages(store, as_of), load_meetings(store, as_of), identity)
     reports, canonical = build_reports(config, identity, derived, store, as_of)
-    return Network(reports, derived, canonical)
+    return Network(reports, derived, canonical, identity)
 
 
 def make_identity(config: Config, store: Store) -> Identity:

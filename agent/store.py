@@ -446,6 +446,16 @@ class Store:
         with self.engine.connect() as conn:
             return set(conn.execute(select(s.locations.c.folder).distinct()).scalars())
 
+    def sender_reasons(self, email: str) -> dict[str, int]:
+        """How many messages from ``email`` there are, by why they are automated ("" for
+        personal mail): what `agent person` says about an address that is not a person."""
+        m = s.messages.c
+        query = (
+            select(m.automated, func.count()).where(m.sender == email.lower()).group_by(m.automated)
+        )
+        with self.engine.connect() as conn:
+            return {str(reason or ""): int(count) for reason, count in conn.execute(query)}
+
     def list_addresses(self) -> set[str]:
         """Addresses seen as a mailing list's own (List-Post / List-Id): never people."""
         a = s.message_addresses.c

@@ -299,3 +299,25 @@ def test_the_digest_says_what_the_archive_covers_and_what_it_lacks() -> None:
     }
     rows = dict(common.summary_rows(summary, translator("de")))
     assert rows["Keine Mail an dich"] == "2026-01-03 – 2026-04-30 (118 Tage): nicht bewertet"
+
+
+@pytest.mark.parametrize(
+    ("email", "machine"),
+    [("msg-8f3a9c2e1b7d4e60@shop.example", True), ("bounce+ana=example.org@esp.example", True),
+     ("order-20261120123456@shop.example", True), ("john.smith1975@mail.example", False),
+     ("deadbeef@cafe.example", False), ("ana.example@mail.example", False)],
+)  # fmt: skip
+def test_rotating_and_verp_senders_are_machines(email: str, machine: bool) -> None:
+    from agent.headers import is_noreply
+
+    assert is_noreply(email) is machine
+
+
+def test_person_says_why_an_address_is_not_a_person(tmp_path: object) -> None:
+    conf = parse_config({"me": {"emails": [ANA]}, "database": {"url": "sqlite://"},
+                         "ignore": {"domains": ["corp.example"]}})  # fmt: skip
+    identity = Identity(conf, lists=["dev@lists.example"])
+    assert identity.exclusion(ANA) == "it is one of your addresses ([me] emails)"
+    assert "mailing list" in (identity.exclusion("dev@lists.example") or "")
+    assert "[ignore] domains" in (identity.exclusion("x@mail.corp.example") or "")
+    assert identity.exclusion("bob@x.org") is None

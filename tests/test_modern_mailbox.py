@@ -201,3 +201,12 @@ def test_check_names_the_folders_left_out_and_my_other_address(config: Path) -> 
     output = run(config, "check", "--offline").output  # type: ignore[attr-defined]
     assert "not read: Junk (junk), Trash (trash)" in output
     assert "hint: ana.old@example.net looks like one of your addresses" in output
+
+
+def test_person_explains_an_address_that_is_not_a_person(config: Path) -> None:
+    result = run(config, "person", DESK[1])
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert "is not treated as a person" in result.output  # type: ignore[attr-defined]
+    assert "ticket system: 1" in result.output  # type: ignore[attr-defined]
+    shown = run(config, "person", HELEN_HOME[1]).output  # type: ignore[attr-defined]
+    assert "merged: " in shown and "same name" in shown

@@ -9,7 +9,8 @@ import click
 
 from agent.app import App
 from agent.commands.options import as_date, as_of_option
-from agent.network import load_network, load_reports
+from agent.errors import UserError
+from agent.network import Network, load_network, load_reports
 from agent.person import PersonReport
 from agent.views import find_person, people_table, person_view
 
@@ -40,10 +41,31 @@ def person(app: App, query: str, as_of: datetime | None, fmt: str) -> None:
     """One person (id, address or part of the name): history, metrics, which rules fire and why."""
     moment = app.as_of(as_date(as_of))
     network = load_network(app.config, app.store(), moment)
-    report: PersonReport = find_person(network.reports, query)
+    try:
+        report: PersonReport = find_person(network.reports, query)
+    except UserError as exc:
+        raise UserError(_not_a_person(app, network, query) or str(exc)) from None
     history = network.derived.by_person.get(network.canonical[report.person.id], [])
     outcomes = _explain(app, report)
     click.echo(person_view(report, history, outcomes, app.config.me.tz, fmt, moment))
+
+
+def _not_a_person(app: App, network: Network, query: str) -> str | None:
+    """For an address the agent does not count as a person: why not, from its mail."""
+    email = query.strip().lower()
+    if "@" not in email:
+        return None
+    reason = network.identity.exclusion(email)
+    counts = app.store().sender_reasons(email)
+    machine = {r: n for r, n in counts.items() if r}
+    if reason is None and not machine:
+        return None
+    total = sum(counts.values())
+    why = [reason] if reason else []
+    if machine:
+        parts = ", ".join(f"{r}: {n}" for r, n in sorted(machine.items(), key=lambda kv: -kv[1]))
+        why.append(f"{sum(machine.values())} of its {total} messages are automated ({parts})")
+    return f"{email} is not treated as a person: " + "; ".join(why)
 
 
 def _explain(app: App, report: PersonReport) -> list[object]:
