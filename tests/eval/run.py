@@ -34,7 +34,7 @@ from tests.eval.mailboxes import MAILBOXES, Mailbox
 ROOT = Path(__file__).resolve().parents[2]
 CORPORA = ROOT.parent / "shared" / "corpora" / "enron" / "maildir"
 JUDGEMENTS = Path(__file__).with_name("judgements.csv")
-WORK = ROOT / "build" / "eval"
+WORK = Path(os.environ.get("AGENT_EVAL_DIR", ROOT / "build" / "eval"))
 SEP = "~"  # joins original folder and file name in a Maildir base name
 
 
@@ -108,8 +108,8 @@ def agent(config: Path, *args: str) -> str:
     return done.stdout
 
 
-def findings_of(box: Mailbox, all_folders: bool) -> list[Finding]:
-    work = WORK / box.name
+def findings_of(box: Mailbox, all_folders: bool, root: Path | None = None) -> list[Finding]:
+    work = (root or WORK) / box.name
     if (work / "agent.db").exists():
         (work / "agent.db").unlink()
     folders = build_maildir(box, work / "Maildir")
@@ -173,16 +173,23 @@ def report(verdicts: dict[Finding, str | None], judged: dict[tuple[str, str, str
             print(f"  {f.mailbox},{f.rule},{f.person}  {f.message}")
 
 
-def _recall(verdicts: dict[Finding, str | None], judged: dict[tuple[str, str, str], Any]) -> None:
-    """How many findings judged right are still raised, and how many judged wrong still are."""
+def recall(
+    verdicts: dict[Finding, str | None], judged: dict[tuple[str, str, str], Any]
+) -> tuple[int, int, int, int]:
+    """(judged right and still raised, judged right, judged wrong and still raised, wrong)."""
     raised = {(f.mailbox, f.rule, e.lower()) for f in verdicts for e in f.emails}
     right = [k for k, (v, _) in judged.items() if v == "right"]
     wrong = [k for k, (v, _) in judged.items() if v == "wrong"]
     kept = sum(1 for k in right if k in raised)
     still = sum(1 for k in wrong if k in raised)
+    return kept, len(right), still, len(wrong)
+
+
+def _recall(verdicts: dict[Finding, str | None], judged: dict[tuple[str, str, str], Any]) -> None:
+    kept, right, still, wrong = recall(verdicts, judged)
     print(
-        f"judged right and still raised: {kept}/{len(right)}; "
-        f"judged wrong and still raised: {still}/{len(wrong)}"
+        f"judged right and still raised: {kept}/{right}; "
+        f"judged wrong and still raised: {still}/{wrong}"
     )
 
 
