@@ -34,6 +34,7 @@ FIELDS: tuple[str, ...] = (
     "Subject", "List-Id", "List-Post", "List-Unsubscribe", "Precedence", "Auto-Submitted",
     "Return-Path", "Content-Type", "Delivered-To", "X-Original-To", "X-Autoreply",
     "X-Autorespond", "Thread-Index", "Thread-Topic", "X-Auto-Response-Suppress", "Feedback-ID",
+    "Authentication-Results",
     *BULK_MAILER_FIELDS,
 )  # fmt: skip
 
@@ -112,6 +113,8 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
         topic=topic(subject or fields.get("thread-topic", "")),
         conversation=conversation,
         reply=bool(in_reply_to or references or index_reply or is_reply_subject(subject)),
+        authenticated=authenticated(fields.get("authentication-results"), sender),
+        inbound="authentication-results" in fields,
     )
 
 
@@ -415,6 +418,23 @@ def list_address(fields: dict[str, str], recipients: tuple[Address, ...]) -> str
 # Local parts only machines make: VERP (bounce+user=example.org@), a long run of digits, a
 # long hexadecimal token: rotating sender addresses of shops and ticket systems.
 _MACHINE_LOCAL = re.compile(r"=|\d{8,}|(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{16,}")
+
+
+_AUTH_PASS = re.compile(
+    r"\b(?:dmarc=pass\b[^;]*?\bheader\.from=|dkim=pass\b[^;]*?\bheader\.(?:d|i)=@?)"
+    r"([a-z0-9.-]+)",
+    re.IGNORECASE,
+)
+
+
+def authenticated(results: str | None, sender: Address | None) -> bool:
+    """The receiving server vouches for the From domain: the topmost Authentication-Results
+    (the one my own server added; a sender can forge only those below it) shows DMARC, or
+    DKIM aligned with From, passing for that domain."""
+    if not results or sender is None:
+        return False
+    domain = sender.email.rsplit("@", 1)[-1]
+    return any(d.lower().rstrip(".") == domain for d in _AUTH_PASS.findall(results))
 
 
 def is_noreply(email: str) -> bool:

@@ -56,6 +56,8 @@ class MessageRecord:
     topic: str | None = None  # keyed hash of the normalised subject
     conversation: str | None = None  # Thread-Index conversation
     reply: bool = False
+    # A copy in a Sent folder or an authenticated From: mail "from me" without it is forged.
+    trusted: bool = True
 
     @property
     def recipient_count(self) -> int:
@@ -157,7 +159,7 @@ def derive(
     messages: Iterable[MessageRecord], meetings: Iterable[MeetingRecord], identity: Identity
 ) -> Derived:
     """Interactions for every person. ``messages`` must be ordered by date (oldest first)."""
-    every = list(messages)
+    every = [m for m in messages if _believable(m, identity)]
     ordered = drop_copies([m for m in every if not m.automated])
     threads = _threads(ordered, identity)
     out = Derived()
@@ -176,6 +178,13 @@ def derive(
     out.ties = _ties(out, ordered, threads, identity)
     out.coverage = _coverage(every, identity)  # newsletters too show the archive kept a day
     return out
+
+
+def _believable(message: MessageRecord, identity: Identity) -> bool:
+    """Mail claiming to be from me is mine only when trusted (a Sent copy, an authenticated
+    From); otherwise an outsider wrote my address into From, and it counts for nothing: it
+    answers no one, starts no thread, and shows no coverage."""
+    return message.trusted or not (message.sender and identity.is_me(message.sender))
 
 
 def drop_copies(messages: list[MessageRecord]) -> list[MessageRecord]:
@@ -383,15 +392,24 @@ def _threads(messages: list[MessageRecord], identity: Identity) -> dict[str, str
 
     conversations: dict[str, str] = {}
     topics: dict[str, list[tuple[datetime, str, frozenset[str]]]] = {}
+    people = {m.key: _participants(m) for m in messages}
     for message in messages:
         parent.setdefault(message.key, message.key)
         for ref in message.refs:
-            union(message.key, ref)
+            # A reference joins a thread only when its writer took part in the message it
+            # names (wrote or received it): anyone can list other people's Message-IDs.
+            named = people.get(ref)
+            if named is None or (message.sender or "") in named:
+                union(message.key, ref)
         if message.conversation:
             union(conversations.setdefault(message.conversation, message.key), message.key)
         if message.topic:
             _join_topic(topics, message, identity, union)
     return {m.key: find(m.key) for m in messages}
+
+
+def _participants(m: MessageRecord) -> frozenset[str]:
+    return frozenset((*((m.sender,) if m.sender else ()), *m.to, *m.cc, *m.bcc, *m.delivered))
 
 
 def _join_topic(

@@ -42,6 +42,8 @@ class MessageMeta:
     topic: str | None = None
     conversation: str | None = None  # Exchange Thread-Index conversation header
     reply: bool = False  # In-Reply-To, References, a Thread-Index child or a reply prefix
+    authenticated: bool = False  # my server vouches for the From domain (DMARC / DKIM)
+    inbound: bool = False  # it came in from outside (carries Authentication-Results)
 
     @property
     def recipients(self) -> tuple[Address, ...]:

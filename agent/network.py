@@ -43,7 +43,9 @@ def load_network(config: Config, store: Store, as_of: datetime) -> Network:
 
 def make_identity(config: Config, store: Store) -> Identity:
     """Identity from config, the lists the store has seen, and addresses merged by name."""
-    lists = store.list_addresses()
+    # A list's own address never writes personal mail itself: an address that did is a
+    # person, whatever List-Post header an outsider put into a message naming it.
+    lists = store.list_addresses() - store.personal_senders()
     plain = Identity(config, lists=lists)
     me = frozenset(plain.me)
     aliases = find_aliases(store.named_addresses(), me, plain.configured())
@@ -120,24 +122,14 @@ def load_messages(store: Store, as_of: datetime) -> list[MessageRecord]:
             found.append(ref)
     none = ((), (), (), ())
     out = []
-    for (
-        key,
-        date,
-        sender,
-        sender_name,
-        automated,
-        _count,
-        irt,
-        topic,
-        conv,
-        reply,
-    ) in store.message_tuples(as_of.astimezone(UTC)):
+    for row in store.message_tuples(as_of.astimezone(UTC)):
+        key, date, sender, sender_name, automated, _count, irt, topic, conv, reply, trusted = row
         to, cc, bcc, delivered = recipients.pop(key, none)
         out.append(
             MessageRecord(
                 key, _aware(date), sender, sender_name, automated, tuple(to), tuple(cc),
                 tuple(bcc), tuple(delivered), tuple(refs.pop(key, ())), irt, topic, conv,
-                bool(reply),
+                bool(reply), bool(trusted),
             )
         )  # fmt: skip
     return out

@@ -84,6 +84,9 @@ messages = Table(
     Column("topic", String(64)),
     Column("conversation", String(64)),
     Column("reply", Boolean),
+    # A copy was in a Sent folder, or my server authenticated its From: only then is mail
+    # "from me" mine (anyone can write my address into From).
+    Column("from_trusted", Boolean),
     Index("ix_messages_date", "date"),
 )
 
@@ -211,18 +214,21 @@ def _v1(conn: Connection) -> None:
 
 
 def _v2(conn: Connection) -> None:
-    """Threading without References: topic, conversation and reply columns, the store's key.
+    """Threading without References and trusted senders: topic, conversation, reply and
+    from_trusted columns, the store's key; message keys tell a reused Message-ID apart.
 
-    Headers already stored lack them, so mail is read once more: locations and IMAP cursors
-    are cleared and the next sync re-reads every header (the messages themselves stay, and
-    each copy read again fills the new columns). Calendars are untouched.
+    Mail stored before lacks all of it and its keys follow the old rule, so mail is read once
+    more: messages, their addresses and references, locations and IMAP cursors are cleared
+    (the mail itself is on the server or in the Maildir) and the next sync re-reads every
+    header. Calendars, people ids, sync runs and digests are untouched.
     """
     for name, kind in (("topic", "VARCHAR(64)"), ("conversation", "VARCHAR(64)"),
-                       ("reply", "BOOLEAN")):  # fmt: skip
+                       ("reply", "BOOLEAN"), ("from_trusted", "BOOLEAN")):  # fmt: skip
         conn.exec_driver_sql(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
     store_keys.create(conn)
     conn.execute(store_keys.insert().values(name="topic", value=secrets.token_hex(32)))
-    conn.execute(locations.delete())
+    for table in (message_refs, message_addresses, messages, locations):
+        conn.execute(table.delete())
     conn.execute(cursors.delete().where(cursors.c.folder != ""))
 
 

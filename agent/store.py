@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from agent import schema as s
 from agent.errors import OperationError, UserError
+from agent.folders import is_sent
 from agent.headers import LIST_REASON
 from agent.model import Address, Located, MeetingMeta, MessageMeta
 
@@ -52,10 +53,10 @@ LOCATION_WIDTH = 255
 MEETING_KEY_WIDTH = 700
 # The columns a copy read again may improve (see _better_row).
 _MERGED = ("key", "date", "date_source", "automated", "recipient_count", "topic",
-           "conversation", "reply")  # fmt: skip
+           "conversation", "reply", "from_trusted")  # fmt: skip
 # The columns read for the metrics, in the order message_tuples yields them.
 _READ = ("key", "date", "sender", "sender_name", "automated", "recipient_count", "in_reply_to",
-         "topic", "conversation", "reply")  # fmt: skip
+         "topic", "conversation", "reply", "from_trusted")  # fmt: skip
 # A copy whose date came from its Date header beats one dated by INTERNALDATE or mtime.
 _DATE_RANK = {"header": 2, "fallback": 1, "none": 0}
 
@@ -112,8 +113,17 @@ class Store:
         validity: str,
         found: Sequence[Located],
         cursor: dict[str, Any] | None = None,
+        *,
+        sent: bool | None = None,
+        all_mail: bool = False,
     ) -> int:
         """Record messages seen at (source, folder, validity) and advance the folder's cursor.
+
+        ``sent``: the folder is a Sent folder (IMAP's \\Sent flag); None decides by its name.
+        Mail "from me" is trusted as mine only with a copy in a Sent folder or an authenticated
+        From (DESIGN.md): anyone can put my address in From. ``all_mail``: Gmail's All Mail,
+        where my sent mail lives too; there a message that came in from outside (it carries
+        Authentication-Results) is trusted only if it passed.
 
         One transaction: either the messages and the cursor are stored, or neither.
         Returns how many messages were new to the database (not just to this folder).
@@ -121,22 +131,29 @@ class Store:
         raises the stored recipient count to the largest copy's, and replaces a fallback date
         with a Date header's.
         """
+        trust = _Trust(is_sent(folder) if sent is None else sent, all_mail)
         with self.engine.begin() as conn:
-            new = self._ingest(conn, source, folder, validity, found)
+            new = self._ingest(conn, source, folder, validity, found, trust)
             if cursor is not None:
                 self._set_cursor(conn, source, folder, cursor)
         return new
 
     def _ingest(
-        self, conn: Connection, source: str, folder: str, validity: str, found: Sequence[Located]
+        self,
+        conn: Connection,
+        source: str,
+        folder: str,
+        validity: str,
+        found: Sequence[Located],
+        trust: _Trust,
     ) -> int:
         new = 0
         for start in range(0, len(found), CHUNK):
-            chunk = found[start : start + CHUNK]
+            chunk = self._own_keys(conn, found[start : start + CHUNK])
             rows: dict[str, dict[str, Any]] = {}
             topic_key = self._topic_hash_key(conn)
             for item in chunk:
-                row = _message_row(item.meta, topic_key)
+                row = _message_row(item.meta, topic_key, trust.of(item.meta))
                 rows[row["key"]] = _better_row(rows.get(row["key"]), row)
             known = self._known_messages(conn, set(rows))
             fresh = [row for key, row in rows.items() if key not in known]
@@ -151,6 +168,27 @@ class Store:
             self._insert_ignore(conn, s.message_refs, _ref_rows(chunk))
             self._insert_ignore(conn, s.locations, _location_rows(source, folder, validity, chunk))
         return new
+
+    def _own_keys(self, conn: Connection, chunk: Sequence[Located]) -> list[Located]:
+        """The chunk with each message under its own key: a Message-ID already stored (or
+        seen earlier in the chunk) for another sender or Date is someone reusing it, and that
+        message gets a key of its own, so it can neither replace nor merge into the first."""
+        keys = {_fit_id(item.meta.key) for item in chunk}
+        m = s.messages.c
+        query = select(m.key, m.sender, m.date, m.date_source).where(m.key.in_(keys))
+        owners = {row.key: (row.sender, row.date, row.date_source) for row in conn.execute(query)}
+        out = []
+        for item in chunk:
+            meta = item.meta
+            key = _fit_id(meta.key)
+            mine = _identity_of(meta)
+            owner = owners.setdefault(key, mine)
+            if owner is not mine and not _same_message(owner, mine):
+                key = _fit_id(f"{meta.key}#{_identity_hash(mine)}")
+                meta = dataclasses.replace(meta, key=key)
+                item = dataclasses.replace(item, meta=meta)
+            out.append(item)
+        return out
 
     def _topic_hash_key(self, conn: Connection) -> bytes:
         if self._topic_key is None:
@@ -394,7 +432,7 @@ class Store:
         parse = datetime.fromisoformat
         for row in self._driver_rows(sql + " ORDER BY date, key", params):
             reply = None if row[9] is None else bool(row[9])
-            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:9], reply)
+            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:9], reply, bool(row[10]))
 
     def address_tuples(self) -> Iterator[tuple[str, str, str]]:
         """(key, role, email) of every stored recipient, as plain tuples."""
@@ -455,6 +493,13 @@ class Store:
         )
         with self.engine.connect() as conn:
             return {str(reason or ""): int(count) for reason, count in conn.execute(query)}
+
+    def personal_senders(self) -> set[str]:
+        """Addresses that sent mail with no sign of automation (no list or bulk headers)."""
+        m = s.messages.c
+        query = select(m.sender).where(m.automated.is_(None), m.sender.is_not(None)).distinct()
+        with self.engine.connect() as conn:
+            return {str(e) for e in conn.execute(query).scalars()}
 
     def list_addresses(self) -> set[str]:
         """Addresses seen as a mailing list's own (List-Post / List-Id): never people."""
@@ -581,7 +626,43 @@ class Store:
         }
 
 
-def _message_row(meta: MessageMeta, topic_key: bytes) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Trust:
+    """Where a folder's mail "from me" is believed to be mine."""
+
+    sent: bool
+    all_mail: bool
+
+    def of(self, meta: MessageMeta) -> bool:
+        if self.sent or meta.authenticated:
+            return True
+        return self.all_mail and not meta.inbound
+
+
+Owner = tuple[str | None, datetime, str]  # sender, date, date_source
+
+
+def _identity_of(meta: MessageMeta) -> Owner:
+    return (_email(meta.sender.email) if meta.sender else None, meta.date, meta.date_source)
+
+
+def _same_message(a: Owner, b: Owner) -> bool:
+    """Copies of one message: the same sender, and the same Date where both have one (a copy
+    dated by INTERNALDATE or mtime says nothing about the Date it lacks)."""
+    if a[0] != b[0]:
+        return False
+    if a[2] == "header" and b[2] == "header" and a[1] is not None and b[1] is not None:
+        return abs((a[1] - b[1]).total_seconds()) < 1
+    return True
+
+
+def _identity_hash(owner: Owner) -> str:
+    when = owner[1].isoformat() if owner[2] == "header" and owner[1] is not None else ""
+    basis = f"{owner[0]}\0{when}"
+    return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _message_row(meta: MessageMeta, topic_key: bytes, trusted: bool = False) -> dict[str, Any]:
     sender = _email(meta.sender.email) if meta.sender else None
     return {
         "key": _fit_id(meta.key),
@@ -595,6 +676,7 @@ def _message_row(meta: MessageMeta, topic_key: bytes) -> dict[str, Any]:
         "topic": topic_hash(meta.topic, topic_key),
         "conversation": meta.conversation,
         "reply": meta.reply,
+        "from_trusted": trusted,
     }
 
 
@@ -608,9 +690,12 @@ def _better_row(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, An
     unlisted = old["automated"] == LIST_REASON and new["automated"] is None
     fills = old.get("reply") is None and new.get("reply") is not None
     more = new["recipient_count"] > old["recipient_count"]
-    if not (better_date or unlisted or fills or more):
+    trusted = bool(new.get("from_trusted")) and not old.get("from_trusted")
+    if not (better_date or unlisted or fills or more or trusted):
         return old
     merged = dict(old)
+    if trusted:  # this copy is in Sent (or authenticated): the message is mine
+        merged["from_trusted"] = True
     if fills:  # a row stored before schema 2, read again
         merged.update(topic=new["topic"], conversation=new["conversation"], reply=new["reply"])
     if better_date:

@@ -35,11 +35,11 @@ from imapclient.response_parser import parse_fetch_response
 from agent import secrets
 from agent.config import AccountConfig, MeConfig
 from agent.errors import OperationError, UserError
+from agent.folders import ALL_FLAG, is_sent, skip_reason
 from agent.headers import FIELDS, parse_headers
 from agent.model import Located
 from agent.store import Store
 from connectors.base import Progress, no_progress
-from connectors.folders import ALL_FLAG, skip_reason
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ class ImapConnector:
         self.me = me
         self.client_factory = client_factory
         self.where = f"{config.host}:{config.port}"
+        self._kinds: dict[str, str] = {}  # folder -> "sent" | "all" | "" (from LIST)
 
     def check(self) -> str:
         """Log in and list the folders sync would read: ``"ana@h:993: INBOX (12), Sent (3)"``."""
@@ -135,6 +136,7 @@ class ImapConnector:
         """Fetch what is new in every folder; return how many messages were new to the store."""
         with self._session() as client:
             folders = self.folders(client)
+            self._kinds = _folder_kinds(client)
             items = STATUS_ITEMS + (["HIGHESTMODSEQ"] if client.has_capability("CONDSTORE") else [])
             # STATUS every folder first: a missing one fails the sync before anything is stored.
             statuses = {f: self._status(client, f, items) for f in folders}
@@ -222,7 +224,11 @@ class ImapConnector:
         self, store: Store, folder: _Folder, found: list[Located], cursor: dict[str, Any]
     ) -> int:
         # Rows and cursor in one transaction: a crash after this line loses nothing.
-        return store.ingest(self.config.name, folder.name, str(folder.validity), found, cursor)
+        kind = self._kinds.get(folder.name)
+        return store.ingest(
+            self.config.name, folder.name, str(folder.validity), found, cursor,
+            sent=None if kind is None else kind == "sent", all_mail=kind == "all",
+        )  # fmt: skip
 
     def _fetch(self, client: IMAPClient, folder: str, uids: list[int]) -> list[Located]:
         response = client.fetch(uids, FETCH_ITEMS)
@@ -492,6 +498,19 @@ def _mid_reply(client: IMAPClient) -> bool:
     # imaplib keeps each command's tag until its tagged reply has been read.
     imap = getattr(client, "_imap", None)
     return bool(getattr(imap, "tagged_commands", None))
+
+
+def _folder_kinds(client: IMAPClient) -> dict[str, str]:
+    """Which folders are Sent (\\Sent, else by name) and which is Gmail's All Mail."""
+    kinds: dict[str, str] = {}
+    for raw_flags, delimiter, name in client.list_folders():
+        flags = [_text(f) for f in raw_flags]
+        if ALL_FLAG in {f.lower() for f in flags}:
+            kinds[name] = "all"
+        else:
+            sep = _text(delimiter) if delimiter else ""
+            kinds[name] = "sent" if is_sent(name, flags, sep) else ""
+    return kinds
 
 
 def _text(value: bytes | str) -> str:

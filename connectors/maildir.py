@@ -17,11 +17,11 @@ from typing import BinaryIO, ClassVar
 
 from agent.config import AccountConfig, MeConfig
 from agent.errors import UserError
+from agent.folders import skip_reason
 from agent.headers import parse_headers
 from agent.model import Located
 from agent.store import Store
 from connectors.base import Progress, no_progress
-from connectors.folders import skip_reason
 
 log = logging.getLogger(__name__)
 

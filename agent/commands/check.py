@@ -6,6 +6,8 @@ import click
 
 from agent.app import App
 from agent.errors import AgentError, OperationError, UserError
+from agent.folders import is_sent
+from agent.safe_text import clean
 from agent.store import Store
 from agent.sync import source_configs
 from connectors import connector_for
@@ -33,11 +35,6 @@ def check(app: App, offline: bool) -> None:
         raise OperationError(f"cannot use {names}")
 
 
-# Sent folders by the names clients give them (en/de/es/it/fr), and Enron-era exports.
-SENT_NAMES = ("sent", "sent items", "sent mail", "sent messages", "gesendet",
-              "gesendete elemente", "gesendete objekte", "enviados", "elementos enviados",
-              "posta inviata", "inviata", "elementi inviati", "éléments envoyés", "envoyés",
-              "[gmail]/sent mail", "sent_items", "_sent_mail")  # fmt: skip
 # Shown once an address has this many messages behind it: one stray copy is no evidence.
 OWN_MIN_MESSAGES = 2
 
@@ -45,13 +42,13 @@ OWN_MIN_MESSAGES = 2
 def _suggest_own_addresses(app: App, store: Store) -> None:
     """Addresses that look like the user's own but are not in [me] emails: each would be
     taken for another person, whom the user 'owes' their own mail."""
-    folders = [f for f in store.stored_folders() if f.rsplit("/", 1)[-1].lower() in SENT_NAMES]
+    folders = [f for f in store.stored_folders() if is_sent(f)]
     me = {e.lower() for e in app.config.me.emails}
     found = store.own_address_candidates(folders)
     for email, count in sorted(found.items(), key=lambda kv: (-kv[1], kv[0])):
         if email not in me and count >= OWN_MIN_MESSAGES:
             click.echo(
-                f"hint: {email} looks like one of your addresses ({count} messages in Sent "
+                f"hint: {clean(email)} looks like one of your addresses ({count} messages in Sent "
                 "folders or delivered to it); if it is, add it to [me] emails"
             )
 
@@ -75,9 +72,9 @@ def _check_source(app: App, source: object) -> tuple[str, AgentError] | None:
     try:
         detail = connector_for(source, app.config.me).check()
     except AgentError as exc:
-        click.echo(f"{name}: FAILED: {exc}")
+        click.echo(f"{name}: FAILED: {clean(exc)}")
         return name, exc
-    click.echo(f"{name}: ok: {detail}")
+    click.echo(f"{name}: ok: {clean(detail)}")
     return None
 
 

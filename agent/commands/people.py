@@ -12,6 +12,7 @@ from agent.commands.options import as_date, as_of_option
 from agent.errors import UserError
 from agent.network import Network, load_network, load_reports
 from agent.person import PersonReport
+from agent.safe_text import for_terminal, json_for_terminal
 from agent.views import find_person, people_table, person_view
 
 
@@ -25,9 +26,10 @@ def people(app: App, as_of: datetime | None, fmt: str) -> None:
     """Every person with their key metrics."""
     reports = load_reports(app.config, app.store(), app.as_of(as_date(as_of)))
     if fmt == "json":
-        click.echo(json.dumps([r.to_json() for r in reports], indent=2, ensure_ascii=False))
+        text = json.dumps([r.to_json() for r in reports], indent=2, ensure_ascii=False)
+        click.echo(json_for_terminal(text))
     else:
-        click.echo(people_table(reports))
+        click.echo(for_terminal(people_table(reports)))
 
 
 @click.command()
@@ -47,7 +49,8 @@ def person(app: App, query: str, as_of: datetime | None, fmt: str) -> None:
         raise UserError(_not_a_person(app, network, query) or str(exc)) from None
     history = network.derived.by_person.get(network.canonical[report.person.id], [])
     outcomes = _explain(app, report)
-    click.echo(person_view(report, history, outcomes, app.config.me.tz, fmt, moment))
+    shown = person_view(report, history, outcomes, app.config.me.tz, fmt, moment)
+    click.echo(json_for_terminal(shown) if fmt == "json" else for_terminal(shown))
 
 
 def _not_a_person(app: App, network: Network, query: str) -> str | None:

@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 
 from agent.app import App
+from agent.safe_text import for_terminal, json_for_terminal
 from agent.status import build_status, render_table
 
 
@@ -20,9 +21,9 @@ def status(app: App, fmt: str) -> None:
     """Last sync per source (when, how many new, last error), last and next digest."""
     report = build_status(app.config, app.store(), datetime.now(app.config.me.tz))
     if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json_for_terminal(json.dumps(report.to_json(), indent=2, ensure_ascii=False)))
     else:
-        click.echo(render_table(report))
+        click.echo(for_terminal(render_table(report)))
 
 
 COMMANDS: list[click.Command] = [status]

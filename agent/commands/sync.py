@@ -7,6 +7,7 @@ import click
 from agent.app import App
 from agent.errors import OperationError
 from agent.progress import ProgressLine
+from agent.safe_text import clean
 from agent.sync import SourceResult, sync_all
 
 UNITS = {"imap": "messages", "maildir": "messages", "ics": "meetings", "caldav": "meetings"}
@@ -35,7 +36,7 @@ def sync(app: App, source: str | None) -> None:
 
 def describe(result: SourceResult) -> str:
     if not result.ok:
-        return f"{result.source}: FAILED: {result.error}"
+        return f"{result.source}: FAILED: {clean(result.error)}"
     unit = UNITS.get(result.kind, "items")
     return f"{result.source}: {result.new} new {unit[:-1] if result.new == 1 else unit}"
 

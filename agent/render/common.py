@@ -6,12 +6,11 @@ Every user-visible string here is marked with N_ and translated at render time, 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
 from agent.digest import Digest, Group, Summary
 from agent.i18n import N_, Translate
+from agent.safe_text import clean
 from rules.findings import Finding
 
 HEADINGS = {
@@ -55,9 +54,6 @@ MORE = N_("…and {count} more (agent digest --format json lists them all).")
 # People shown per group: the digest stays short; the heading still gives the full count.
 MAX_PER_GROUP = 5
 
-# C0/C1 controls and bidi overrides from a From header must never reach a terminal or a mail.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
 
 @dataclass(frozen=True)
 class Item:
@@ -69,12 +65,6 @@ class Item:
     message: str
     suggestion: str
     also: tuple[tuple[str, str], ...] = ()  # (label, message) of the person's other findings
-
-
-def clean(value: object) -> str:
-    """Text from mail, made safe to print: no control characters, no line breaks."""
-    text = unicodedata.normalize("NFC", str(value))
-    return " ".join(_UNSAFE.sub("", text).split())
 
 
 def title(digest: Digest, _: Translate) -> str:

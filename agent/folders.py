@@ -29,6 +29,14 @@ _SKIPPED_NAMES = {
     "drafts": ("drafts", "draft", "entwürfe", "borradores", "bozze", "brouillons"),
 }  # fmt: skip
 _BY_NAME = {name: reason for reason, names in _SKIPPED_NAMES.items() for name in names}
+SENT_FLAG = "\\sent"
+# Sent folders by the names clients give them (en/de/es/it/fr), Gmail's, and old exports'.
+SENT_NAMES = frozenset((
+    "sent", "sent items", "sent mail", "sent messages", "gesendet", "gesendete elemente",
+    "gesendete objekte", "gesendete nachrichten", "enviados", "elementos enviados",
+    "correo enviado", "posta inviata", "inviata", "elementi inviati", "inviati",
+    "éléments envoyés", "envoyés", "messages envoyés",
+))  # fmt: skip
 
 
 def skip_reason(name: str, flags: Iterable[str] = (), delimiter: str = "/") -> str | None:
@@ -41,5 +49,16 @@ def skip_reason(name: str, flags: Iterable[str] = (), delimiter: str = "/") -> s
         reason = SKIPPED_FLAGS.get(flag.lower())
         if reason is not None:
             return reason
+    return _BY_NAME.get(_leaf(name, delimiter))
+
+
+def is_sent(name: str, flags: Iterable[str] = (), delimiter: str = "/") -> bool:
+    """A Sent folder, by its \\Sent special-use flag or its name: mail there is mine."""
+    if any(f.lower() == SENT_FLAG for f in flags):
+        return True
+    return _leaf(name, delimiter) in SENT_NAMES
+
+
+def _leaf(name: str, delimiter: str) -> str:
     leaf = name.rsplit(delimiter, 1)[-1] if delimiter else name
-    return _BY_NAME.get(" ".join(leaf.replace("_", " ").split()).casefold())
+    return " ".join(leaf.replace("_", " ").split()).casefold()

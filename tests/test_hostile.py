@@ -1,0 +1,173 @@
+"""What an outsider's mail cannot do (issue 15): forge my replies, steal or bend a message by
+reusing its Message-ID, merge other people's threads, turn a person into a mailing list, or
+make a stranger's invitation a meeting. Real SQLite store, real header parser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.config import parse_config
+from agent.headers import parse_headers
+from agent.model import Located
+from agent.network import load_network
+from agent.store import Store
+
+ANA = "ana@example.org"
+BOB = "bob@example.com"
+NOW = datetime(2026, 11, 20, 18, tzinfo=UTC)
+CONFIG = parse_config(
+    {"me": {"emails": [ANA], "timezone": "UTC"}, "database": {"url": "sqlite://"}}
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(f"sqlite:///{tmp_path}/agent.db")
+    yield opened
+    opened.close()
+
+
+def mail(msgid: str, sender: str, to: str, days_ago: float, extra: str = "") -> bytes:
+    when = (NOW - timedelta(days=days_ago)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    head = f"Message-ID: <{msgid}>\nFrom: {sender}\nTo: {to}\nDate: {when}\nSubject: Hello\n"
+    return (head + extra + "\n").encode()
+
+
+def put(store: Store, folder: str, *raws: bytes) -> None:
+    found = [
+        Located(folder, f"{folder}-{n}-{hash(r)}", parse_headers(r)) for n, r in enumerate(raws)
+    ]
+    store.ingest("acct", folder, "", found)
+
+
+@pytest.fixture(autouse=True)
+def history(store: Store) -> None:
+    """Bob is a tie (I wrote to him a month ago), and my Sent folder goes on until today."""
+    put(store, "Sent", mail("old@example.org", ANA, BOB, 30), mail("c@example.org", ANA,
+        "carla@example.net", 0.5))  # fmt: skip
+
+
+def bob(store: Store) -> dict[str, object]:
+    network = load_network(CONFIG, store, NOW)
+    [report] = [r for r in network.reports if BOB in r.person.emails]
+    return report.stats
+
+
+def test_mail_from_me_outside_sent_answers_nobody(store: Store) -> None:
+    put(store, "INBOX", mail("q1@example.com", BOB, ANA, 5))
+    put(store, "INBOX", mail("forged@evil.example", ANA, BOB, 1))  # no copy in Sent
+    assert bob(store)["reply_owed"] is True
+    assert bob(store)["emails_sent"] == 1  # only the real one, a month ago
+
+
+def test_my_server_vouching_for_my_domain_makes_it_mine(store: Store) -> None:
+    put(store, "INBOX", mail("q1@example.com", BOB, ANA, 5))
+    passed = "Authentication-Results: mx.example.org; dmarc=pass header.from=example.org\n"
+    put(store, "INBOX", mail("mine@example.org", ANA, BOB, 1, passed))
+    assert bob(store)["reply_owed"] is False
+
+
+def test_only_the_topmost_authentication_results_counts() -> None:
+    # A sender can add their own Authentication-Results below the one my server prepends.
+    raw = (
+        "Authentication-Results: mx.example.org; dmarc=fail header.from=example.org\n"
+        "Authentication-Results: evil; dmarc=pass header.from=example.org\n"
+    )
+    assert not parse_headers(mail("x@evil", ANA, BOB, 1, raw)).authenticated
+
+
+def test_a_sent_copy_makes_the_inbox_copy_mine(store: Store) -> None:
+    put(store, "INBOX", mail("q1@example.com", BOB, ANA, 5))
+    reply = mail("r1@example.org", ANA, BOB, 1)
+    put(store, "INBOX", reply)  # e.g. a Bcc to myself, seen first
+    put(store, "Sent", reply)
+    assert bob(store)["reply_owed"] is False and bob(store)["emails_sent"] == 2
+
+
+@pytest.mark.parametrize("attacker_first", [False, True])
+def test_a_reused_message_id_neither_steals_nor_bends_the_message(
+    store: Store, attacker_first: bool
+) -> None:
+    real = mail("q1@example.com", BOB, ANA, 5)
+    cc = ", ".join(f"p{n}@evil.example" for n in range(25))
+    forged = mail("q1@example.com", "mallory@evil.example", ANA, 4, f"Cc: {cc}\n")
+    put(store, "INBOX", *((forged, real) if attacker_first else (real, forged)))
+    stats = bob(store)
+    assert stats["reply_owed"] is True and stats["emails_received"] == 1
+    assert stats["mass_emails"] == 0
+    assert store.message_count() == 4  # the two above and the two in history
+
+
+def test_real_copies_of_one_message_still_count_once(store: Store) -> None:
+    raw = mail("q1@example.com", BOB, ANA, 5)
+    put(store, "INBOX", raw)
+    put(store, "Archive", raw)
+    assert store.message_count() == 3 and bob(store)["emails_received"] == 1
+
+
+def test_one_list_post_header_cannot_turn_a_person_into_a_list(store: Store) -> None:
+    put(store, "INBOX", mail("q1@example.com", BOB, ANA, 5))
+    poison = "List-Id: <bob.example.com>\nList-Post: <mailto:bob@example.com>\n"
+    put(store, "INBOX", mail("p1@evil.example", "mallory@evil.example", ANA, 2, poison))
+    assert bob(store)["reply_owed"] is True  # Bob is still a person
+
+
+def test_a_real_list_address_is_still_not_a_person(store: Store) -> None:
+    lists = "List-Id: <dev.lists.example.org>\nList-Post: <mailto:dev@lists.example.org>\n"
+    put(store, "INBOX", mail("l1@x", "carla@example.net", "dev@lists.example.org", 3, lists))
+    put(store, "Sent", mail("l2@example.org", ANA, "dev@lists.example.org", 2))
+    network = load_network(CONFIG, store, NOW)
+    assert not any("dev@lists.example.org" in r.person.emails for r in network.reports)
+
+
+def test_references_to_other_peoples_messages_merge_no_threads() -> None:
+    from agent.config import parse_config as config_of
+    from agent.identity import Identity
+    from agent.interactions import MessageRecord, derive
+
+    ident = Identity(config_of({"me": {"emails": [ANA]}, "database": {"url": "sqlite://"}}))
+    t0 = NOW - timedelta(days=10)
+    mine = MessageRecord("m1", t0, ANA, None, None, to=("carla@x.org",))
+    theirs = MessageRecord("b1", t0 + timedelta(hours=1), BOB, None, None, to=(ANA,))
+    # Mallory references my message to Carla, which she never saw, to bend Bob's thread.
+    forged = MessageRecord("x1", t0 + timedelta(hours=2), "mallory@evil.example", None, None,
+                           to=(ANA,), refs=("m1", "b1"))  # fmt: skip
+    derived = derive([mine, theirs, forged], [], ident)
+    threads = {i.key: i.thread for items in derived.by_person.values() for i in items}
+    assert threads["x1"] != threads["m1"] and threads["x1"] != threads["b1"]
+    # A real reply that names its parent still joins it.
+    reply = MessageRecord("c1", t0 + timedelta(hours=3), "carla@x.org", None, None,
+                          to=(ANA,), refs=("m1",))  # fmt: skip
+    derived = derive([mine, reply], [], ident)
+    threads = {i.key: i.thread for items in derived.by_person.values() for i in items}
+    assert threads["c1"] == threads["m1"]
+
+
+def test_escapes_in_names_never_reach_the_terminal(store: Store, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main
+
+    name = (
+        "=?utf-8?b?"
+        + __import__("base64")
+        .b64encode("\x1b]0;pwned\x07Bob\x1b[2J\u202eyeM\n| 99 | forged".encode())
+        .decode()
+        + "?="
+    )
+    put(store, "INBOX", mail("q1@example.com", f"{name} <{BOB}>", ANA, 5))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[me]\nemails = ["{ANA}"]\ntimezone = "UTC"\n\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/agent.db"\n'
+    )
+    for args in (["people"], ["people", "--format", "json"], ["person", BOB],
+                 ["person", BOB, "--format", "json"]):  # fmt: skip
+        result = CliRunner().invoke(main, ["--config", str(config), *args, "--as-of", "2026-11-20"])
+        assert result.exit_code == 0, result.output
+        assert not any(c in result.output for c in "\x1b\x07\u202e"), args
+        assert "| 99 | forged" not in result.output.splitlines()
