@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import OperationError, UserError
+from agent.files import read_regular_file
 
 KINDS = ("command", "env", "credential", "plain")
 OAUTH2_TOKEN = "OAuth2 token"  # SecretSpec.purpose for oauth2_token_command: log in with XOAUTH2
@@ -60,6 +61,9 @@ def _from_env(spec: SecretSpec) -> str:
     return value
 
 
+MAX_CREDENTIAL_BYTES = 64 * 1024
+
+
 def _from_credential(spec: SecretSpec) -> str:
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
@@ -67,11 +71,19 @@ def _from_credential(spec: SecretSpec) -> str:
             f"{spec.purpose}: credential {spec.value!r} needs $CREDENTIALS_DIRECTORY "
             "(set by systemd's LoadCredential=)"
         )
-    path = Path(directory) / spec.value
+    # A credential is a file name inside the directory systemd made, nothing else:
+    # "../x" or "/etc/shadow" would read what the unit was never given.
+    name = spec.value
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise UserError(f"{spec.purpose}: credential {name!r} must be a plain file name")
+    path = Path(directory) / name
     try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
+        raw = read_regular_file(path, MAX_CREDENTIAL_BYTES)
+        return raw.decode("utf-8").rstrip("\r\n")
     except OSError as exc:
-        raise UserError(f"cannot read credential {spec.value!r}: {exc.strerror}") from None
+        raise UserError(f"cannot read credential {name!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"credential {name!r} is not UTF-8 text") from None
 
 
 def _from_command(spec: SecretSpec) -> str:

@@ -24,6 +24,7 @@ import yaml
 
 from agent.durations import parse_duration
 from agent.errors import UserError
+from agent.files import read_regular_file
 from agent.metrics import METRIC_NAMES
 from rules.engine import Match, Rule, RuleSet, metric_kinds
 from rules.expr import FUNCTIONS, NUM, ExprError, Expression, compile_expr
@@ -85,8 +86,7 @@ def load_builtin() -> RuleSet:
 
 def _read(state: _State, path: Path, label: str) -> dict[str, Any] | None:
     try:
-        with path.expanduser().open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+        raw = read_regular_file(path.expanduser(), MAX_FILE_BYTES + 1)
     except OSError as exc:
         state.problems.append(f"{label}: cannot read: {exc.strerror or exc}")
         return None
@@ -160,8 +160,10 @@ def _check_depth(text: str) -> None:
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
+    # Never str(exc): PyYAML quotes the offending lines, and a rules path can be a symlink to
+    # a file the reader should not see printed (a key, /etc/shadow).
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    problem = getattr(exc, "problem", None) or "cannot be parsed"
     if mark is None:
         return str(problem)
     return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"

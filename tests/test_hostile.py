@@ -171,3 +171,42 @@ def test_escapes_in_names_never_reach_the_terminal(store: Store, tmp_path: Path)
         assert result.exit_code == 0, result.output
         assert not any(c in result.output for c in "\x1b\x07\u202e"), args
         assert "| 99 | forged" not in result.output.splitlines()
+
+
+def test_a_fifo_as_rules_file_is_refused_at_once(tmp_path: Path) -> None:
+    import os
+
+    from agent.errors import UserError
+    from rules.loader import load_rules
+
+    fifo = tmp_path / "rules.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file"):
+        load_rules([fifo])
+
+
+def test_a_rules_file_that_does_not_parse_never_echoes_its_lines(tmp_path: Path) -> None:
+    from agent.errors import UserError
+    from rules.loader import load_rules
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:$6$very-secret-hash:19000:0:99999:7:::\n\tmore: [\n")
+    link = tmp_path / "rules.yaml"
+    link.symlink_to(secret)
+    with pytest.raises(UserError) as raised:
+        load_rules([link])
+    assert "very-secret-hash" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["../outside", "/etc/passwd", "sub/x", ".."])
+def test_a_credential_stays_inside_the_credentials_directory(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.errors import UserError
+    from agent.secrets import SecretSpec, resolve
+
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "outside").write_text("not yours")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    with pytest.raises(UserError, match="plain file name"):
+        resolve(SecretSpec("credential", name))
