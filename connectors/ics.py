@@ -13,9 +13,13 @@ from __future__ import annotations
 import base64
 import email.utils
 import http.client
+import ipaddress
 import logging
 import os
+import re
+import socket
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -153,16 +157,21 @@ class IcsConnector:
 
     def _fetch_http(self, cursor: dict[str, Any]) -> Fetched:
         request = self._request(cursor)
-        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self._tls()))
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self._tls()), _SafeRedirects(request.full_url)
+        )
+        deadline = time.monotonic() + self.config.timeout * DOWNLOAD_TIMEOUTS
         try:
             with opener.open(request, timeout=self.config.timeout) as resp:
-                body = resp.read(MAX_BYTES + 1)
+                body = _read_until(resp, MAX_BYTES + 1, deadline)
                 return Fetched(
                     body[:MAX_BYTES], _validators(resp.headers), resp.status,
                     resp.headers.get_content_type(),
                 )  # fmt: skip
         except urllib.error.HTTPError as exc:
             return self._http_error(exc)
+        except _Refused as exc:
+            raise OperationError(f"{self.where}: {exc}") from None
         except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
             raise OperationError(f"{self.where}: {_reason(exc, self.config.timeout)}") from None
 
@@ -212,6 +221,75 @@ class IcsConnector:
             raise OperationError(message)
 
 
+# A whole download may take this many read timeouts: a feed trickling a byte every few
+# seconds never trips a per-read timeout, and would hold the daemon forever.
+DOWNLOAD_TIMEOUTS = 4
+
+
+class _Refused(Exception):
+    """A redirect or a download the network policy does not allow."""
+
+
+def _read_until(resp: Any, limit: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise _Refused("the download took too long (the server sends too slowly); gave up")
+        chunk = resp.read1(min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects only to http(s), never from HTTPS down to HTTP, and to a loopback, link-local
+    or private address only on the configured URL's own host and port: a feed must not send
+    the agent to another service on this machine or network (a metadata endpoint, a router)."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = urllib.parse.urlsplit(origin)
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
+        target = urllib.parse.urlsplit(newurl)
+        scheme = target.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise _Refused(f"refused a redirect to a {scheme or 'relative'}: URL")
+        if urllib.parse.urlsplit(req.full_url).scheme == "https" and scheme == "http":
+            raise _Refused("refused a redirect from HTTPS to plain HTTP")
+        if _internal(target.hostname or "") and not self._same_origin(target):
+            raise _Refused(f"refused a redirect to the internal address {target.hostname}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    def _same_origin(self, target: urllib.parse.SplitResult) -> bool:
+        def where(u: urllib.parse.SplitResult) -> tuple[str, int | None]:
+            return (u.hostname or "").lower(), u.port or (443 if u.scheme == "https" else 80)
+
+        return where(target) == where(self.origin)
+
+
+def _internal(host: str) -> bool:
+    """A loopback, link-local, private or unspecified address, or a name resolving to one."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False  # unresolvable: the request itself fails with a clear message
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if (
+            address.is_loopback
+            or address.is_link_local
+            or address.is_private
+            or (address.is_unspecified or address.is_reserved)
+        ):
+            return True
+    return False
+
+
 class RetryLater(Exception):
     """The server answered 429/503 with Retry-After: come back at ``until``."""
 
@@ -233,12 +311,27 @@ def http_url(url: str) -> str:
     return url
 
 
+# Query parameters and path segments that carry a feed's secret (Google's private-…,
+# Outlook's and Nextcloud's tokens): shown as *** in every message, log and status.
+_SECRET_PARAM = re.compile(
+    r"(?i)^(?:.*token.*|.*auth.*|key|apikey|api_key|secret|pass(?:word)?|sig|signature|code)$"
+)
+_SECRET_SEGMENT = re.compile(r"^(private-)[^/]+$")
+
+
 def safe_url(url: str) -> str:
-    """The URL without user:password@, fit for messages and logs."""
+    """The URL without user:password@ and without the secrets it carries, for messages and
+    logs: ``?authtoken=s3cr3t`` becomes ``?authtoken=***``, ``/private-abc/`` ``/private-***/``."""
     parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    netloc = parts.netloc.rpartition("@")[2]
+    path = "/".join(_SECRET_SEGMENT.sub(r"\1***", seg) for seg in parts.path.split("/"))
+    query = "&".join(_redact_param(p) for p in parts.query.split("&")) if parts.query else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, path=path, query=query))
+
+
+def _redact_param(param: str) -> str:
+    name, sep, _value = param.partition("=")
+    return f"{name}=***" if sep and _SECRET_PARAM.match(urllib.parse.unquote(name)) else param
 
 
 def _validators(headers: Any) -> dict[str, str]:

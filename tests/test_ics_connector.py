@@ -286,3 +286,51 @@ def test_series_moved_to_another_hour_is_not_counted_twice(store, tmp_path):
     now = {r[0] for r in rows(store) if r[0].startswith("weekly-1on1@")}
     assert len(now) == len(weekly) == 11 and now.isdisjoint(weekly)
     assert len({r[0] for r in rows(store)}) == TEAM_MEETINGS
+
+
+def test_a_trickling_feed_ends_at_the_download_deadline(store, feed):
+    # One byte every 0.2 s never trips a 1 s read timeout; the whole download may take 4 s.
+    started = time.monotonic()
+    with pytest.raises(OperationError, match="took too long"):
+        connector(feed.url("/trickle.ics"), timeout=1).sync(store)
+    assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [("/to-ftp.ics", "ftp: URL"), ("/to-local.ics", "internal address 127.0.0.1")],
+)
+def test_redirects_stay_on_http_and_off_other_local_services(store, feed, path, refused):
+    feed.other = feed.port + 1 if feed.port < 65535 else feed.port - 1
+    with pytest.raises(OperationError, match=refused):
+        connector(feed.url(path)).sync(store)
+
+
+def test_a_redirect_on_the_feeds_own_host_and_port_is_followed(store, feed):
+    assert connector(feed.url("/to-self.ics")).sync(store) == TEAM_MEETINGS
+
+
+def test_https_never_redirects_down_to_http():
+    from connectors.ics import _SafeRedirects
+
+    handler = _SafeRedirects("https://calendar.example.org/cal.ics")
+
+    class Request:
+        full_url = "https://calendar.example.org/cal.ics"
+
+    with pytest.raises(Exception, match="HTTPS to plain HTTP"):
+        handler.redirect_request(Request(), None, 302, "Found", {}, "http://calendar.example.org/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [("https://ana:pw@cal.example/x.ics", "https://cal.example/x.ics"),
+     ("https://cal.example/x.ics?authtoken=s3cr3t&view=week",
+      "https://cal.example/x.ics?authtoken=***&view=week"),
+     ("https://calendar.google.com/calendar/ical/ana%40example.org/private-0a1b2c3d/basic.ics",
+      "https://calendar.google.com/calendar/ical/ana%40example.org/private-***/basic.ics")],
+)  # fmt: skip
+def test_secrets_in_feed_urls_are_never_shown(url, shown):
+    from connectors.ics import safe_url
+
+    assert safe_url(url) == shown

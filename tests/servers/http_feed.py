@@ -4,7 +4,9 @@ Not a plugin: tests use ``serve_feed()`` as a context manager (``serve_feed(body
 serves HTTPS with a self-signed certificate made in ``dir``, ``feed.cert``). Paths:
 ``/cal.ics`` 200 with ETag and Last-Modified, 304 on a matching If-None-Match;
 ``/private.ics`` the same behind basic auth; ``/missing.ics`` 404; ``/error.ics`` 500;
-``/page.ics`` an HTML page; ``/busy.ics`` 503 with Retry-After; ``/hang.ics`` never answers.
+``/page.ics`` an HTML page; ``/busy.ics`` 503 with Retry-After; ``/hang.ics`` never answers;
+``/trickle.ics`` a byte every 0.2 s; ``/to-ftp.ics``, ``/to-local.ics`` (another loopback
+port) and ``/to-self.ics`` (its own ``/cal.ics``) redirect.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Feed:
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     cert: Path | None = None  # the self-signed certificate when serving HTTPS
+    other: int = 9  # a port on this machine that a redirect must not reach
 
     def url(self, path: str = "/cal.ics") -> str:
         scheme = "https" if self.cert else "http"
@@ -62,6 +65,10 @@ class _Handler(BaseHTTPRequestHandler):
             "/page.ics": lambda: self._plain(200, b"<!doctype html><html>Log in</html>", "html"),
             "/busy.ics": self._busy,
             "/hang.ics": self._hang,
+            "/trickle.ics": self._trickle,
+            "/to-ftp.ics": lambda: self._redirect("ftp://127.0.0.1/cal.ics"),
+            "/to-local.ics": lambda: self._redirect(f"http://127.0.0.1:{self.server.feed.other}/x"),
+            "/to-self.ics": lambda: self._redirect("/cal.ics"),
         }.get(self.path, lambda: self._plain(404, b"unknown path"))
         route()
 
@@ -99,6 +106,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hang(self) -> None:
         self.server.feed.release.wait(30)
+
+    def _trickle(self) -> None:
+        """A byte at a time, each well within a read timeout: only a deadline ends it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/calendar")
+        self.end_headers()
+        for _ in range(200):
+            if self.server.feed.release.wait(0.2):
+                return
+            try:
+                self.wfile.write(b"B")
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _plain(self, status: int, body: bytes, kind: str = "plain") -> None:
         self.send_response(status)
