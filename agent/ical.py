@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from time import monotonic
 from typing import Any
 
 import recurring_ical_events
@@ -32,6 +33,17 @@ FLOOR = datetime(1970, 1, 1, tzinfo=UTC)
 # A series yielding more is a mistake (FREQ=MINUTELY since 1990) that would stall every sync;
 # ten years of a daily meeting is about 3,700.
 MAX_OCCURRENCES = 20_000
+# Budgets for one calendar text, whatever its series do: an attacker's feed or invitation
+# must not stall a sync or fill the database (40 FREQ=SECONDLY series in 8 KB were 800,000
+# meetings and a minute and a half).
+MAX_TEXT_OCCURRENCES = 50_000
+EVENT_SECONDS = 2.0
+TEXT_SECONDS = 10.0
+# No meeting between people repeats every second, minute or hour; expanding such a rule
+# costs seconds per event (SECONDLY before it yields anything) for nothing real.
+REFUSED_FREQS = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
+_MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30,
+               12: 31}  # fmt: skip
 PARTSTATS = ("NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED")
 # Invitees that are not people: meeting rooms, equipment, mailing lists (RFC 5545 CUTYPE), and
 # those copied "for information purposes only" (ROLE=NON-PARTICIPANT; Exchange marks rooms so).
@@ -108,6 +120,8 @@ class _Reader:
         self.result = Parsed()
         self._warned: set[str] = set()
         self._shifts: dict[Any, timedelta] = {}
+        self._budget = MAX_TEXT_OCCURRENCES  # read at run time: tests lower it
+        self._deadline = monotonic() + TEXT_SECONDS
 
     def warn(self, message: str) -> None:
         if message not in self._warned:
@@ -123,6 +137,16 @@ class _Reader:
             try:
                 if not self._involves_me(events):
                     continue  # expanding a series I am not in would only cost time
+                refused = _refused_rule(events)
+                if refused:
+                    self.warn(f"event {uid!r} skipped: {refused}")
+                    continue
+                if self._budget <= 0 or monotonic() > self._deadline:
+                    self.warn(
+                        f"event {uid!r} and later ones skipped: the calendar's budget "
+                        f"({MAX_TEXT_OCCURRENCES} occurrences, {TEXT_SECONDS:g} s) is spent"
+                    )
+                    continue
                 self._check_zones(uid, events)
                 occurrences = _expand(calendar, timezones, events, start)
                 self._shifts = _range_shifts(events)
@@ -143,12 +167,18 @@ class _Reader:
     def _meetings(
         self, uid: str, occurrences: Iterable[Component], end: datetime, cancelled: bool
     ) -> Iterator[MeetingMeta | None]:
+        deadline = monotonic() + EVENT_SECONDS
         for count, occurrence in enumerate(occurrences):
             if self._utc(occurrence, "DTSTART") > end:
                 return
-            if count == MAX_OCCURRENCES:
-                self.warn(f"event {uid!r}: over {MAX_OCCURRENCES} occurrences; later ones ignored")
+            if count == MAX_OCCURRENCES or self._budget <= 0:
+                self.warn(f"event {uid!r}: over {count} occurrences; later ones ignored")
                 return
+            if monotonic() > deadline:
+                self.warn(f"event {uid!r}: expanding took over {EVENT_SECONDS:g} s; "
+                          "later occurrences ignored")  # fmt: skip
+                return
+            self._budget -= 1
             yield self._meeting(uid, occurrence, cancelled)
 
     def _meeting(self, uid: str, event: Component, cancelled: bool) -> MeetingMeta | None:
@@ -211,6 +241,34 @@ class _Reader:
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.tz)
         return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _refused_rule(events: list[Component]) -> str | None:
+    """Why a series' recurrence rule is not expanded at all, or None: a frequency no meeting
+    has, or BYMONTH/BYMONTHDAY that never meet (30 February), which the expander would
+    search for until the year 9999."""
+    for event in events:
+        for rule in _as_list(event.get("RRULE")):
+            freq = str(_first_of(rule.get("FREQ")) or "").upper()
+            if freq in REFUSED_FREQS:
+                return f"RRULE FREQ={freq}: no meeting repeats that often"
+            if _never_occurs(rule):
+                return "RRULE names a day that does not exist (BYMONTH with BYMONTHDAY)"
+    return None
+
+
+def _first_of(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
+
+
+def _never_occurs(rule: Any) -> bool:
+    months = [int(m) for m in _as_list(rule.get("BYMONTH")) if str(m).lstrip("-").isdigit()]
+    days = [int(d) for d in _as_list(rule.get("BYMONTHDAY")) if str(d).lstrip("-").isdigit()]
+    if not months or not days:
+        return False
+    return not any(abs(d) <= _MONTH_DAYS.get(m, 31) for m in months for d in days)
 
 
 def _prop(event: Component, name: str) -> Any:

@@ -210,3 +210,45 @@ def test_a_credential_stays_inside_the_credentials_directory(
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
     with pytest.raises(UserError, match="plain file name"):
         resolve(SecretSpec("credential", name))
+
+
+def _calendar(*rules: str) -> str:
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:bomb-{n}@evil\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:20250105T100000Z\r\nDTEND:20250105T110000Z\r\nRRULE:{rule}\r\n"
+        f"ORGANIZER:mailto:{BOB}\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{ANA}\r\nEND:VEVENT\r\n"
+        for n, rule in enumerate(rules)
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\n{events}END:VCALENDAR\r\n"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=SECONDLY", "FREQ=MINUTELY;INTERVAL=1",
+     "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31"],
+)  # fmt: skip
+def test_recurrence_bombs_are_skipped_at_once_with_a_warning(rule: str) -> None:
+    import time
+
+    from agent.ical import parse_calendar
+
+    started = time.monotonic()
+    parsed = parse_calendar(_calendar(*[rule] * 10), CONFIG.me, NOW, "feed")
+    assert time.monotonic() - started < 2
+    assert parsed.meetings == [] and any("skipped" in w for w in parsed.warnings)
+
+
+def test_a_calendar_cannot_store_more_than_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent import ical
+
+    monkeypatch.setattr(ical, "MAX_TEXT_OCCURRENCES", 500)  # 50,000 in real use
+    parsed = ical.parse_calendar(_calendar(*["FREQ=DAILY"] * 12), CONFIG.me, NOW, "feed")
+    assert len(parsed.meetings) == 500
+    assert any("budget" in w for w in parsed.warnings)
+
+
+def test_a_real_daily_meeting_is_not_refused() -> None:
+    from agent.ical import parse_calendar
+
+    parsed = parse_calendar(_calendar("FREQ=WEEKLY;COUNT=10"), CONFIG.me, NOW, "feed")
+    assert len(parsed.meetings) == 10 and parsed.warnings == []
