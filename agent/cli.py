@@ -6,6 +6,7 @@ function; AgentError becomes a message and its exit code here, tracebacks only w
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -38,6 +39,13 @@ class AgentGroup(click.Group):
         except Exception as exc:  # the one boundary: a bug is still one readable message
             if _debug(ctx):
                 raise
+            if _disk_full(exc):
+                click.echo(
+                    "error: the disk is full; what was synced is kept: free some space and "
+                    "run the command again",
+                    err=True,
+                )
+                sys.exit(1)
             log.debug("unexpected error", exc_info=True)
             click.echo(
                 f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for "
@@ -48,6 +56,20 @@ class AgentGroup(click.Group):
         finally:
             if isinstance(ctx.obj, App):
                 ctx.obj.close()
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC or SQLite's "database or disk is full", however deep it was wrapped."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "database or disk is full" in str(seen) or "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__ or getattr(seen, "orig", None)
+    return False
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -348,6 +348,7 @@ def _calendar(r: _Reader, t: dict[str, Any], index: int) -> CalendarConfig:
     kind = r.choice(t, table, "type", ("ics", "caldav"), required=True) or "ics"
     url = r.string(t, table, "url", required=True) or ""
     _check_calendar_url(r, table, kind, url)
+    _warn_clear_calendar(r, t, table, url)
     return CalendarConfig(
         name=name,
         type=kind,
@@ -357,6 +358,20 @@ def _calendar(r: _Reader, t: dict[str, Any], index: int) -> CalendarConfig:
         timeout=r.number(t, table, "timeout", 30.0),
         ca_file=r.string(t, table, "ca_file") or "",
     )
+
+
+def _warn_clear_calendar(r: _Reader, t: dict[str, Any], table: str, url: str) -> None:
+    """A password for a plain-http calendar goes over the network readable by anyone on it."""
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.scheme.lower() != "http":
+        return
+    host = (parts.hostname or "").lower()
+    has_secret = bool(parts.password) or any(k in t for k in SECRET_KEYS)
+    if has_secret and host and host not in LOOPBACK and not host.startswith("127."):
+        r.warn(
+            f"[{table}] url: http:// sends the calendar password to {host} in clear text; "
+            "use https:// unless this network is yours alone"
+        )
 
 
 CALENDAR_SCHEMES = {"ics": ("", "file", "http", "https", "webcal", "webcals"),

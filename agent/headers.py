@@ -115,6 +115,7 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
         reply=bool(in_reply_to or references or index_reply or is_reply_subject(subject)),
         authenticated=authenticated(fields.get("authentication-results"), sender),
         inbound="authentication-results" in fields,
+        recipients_dropped=_overflow(fields),
     )
 
 
@@ -289,12 +290,27 @@ def _plausible(value: datetime) -> bool:
     return _EPOCH_FLOOR <= value <= datetime.now(UTC) + _FUTURE_SLACK
 
 
+# Addresses kept per field. Mail to more people than this is mass mail whatever they are, and
+# 1,000 messages with 3,000 recipients each took 1 GB; the rest are counted, not kept.
+MAX_ADDRESSES = 100
+
+
 def _addresses(value: str | None, problems: list[str]) -> tuple[Address, ...]:
     if not value:
         return ()
     addresses, found = _parse_addresses(value)
     problems.extend(found)
     return addresses
+
+
+def _overflow(fields: dict[str, str]) -> int:
+    """Recipients beyond MAX_ADDRESSES per field, counted from the raw values."""
+    extra = 0
+    for name in ("to", "cc", "bcc"):
+        value = fields.get(name)
+        if value and value.count("@") > MAX_ADDRESSES:
+            extra += value.count("@") - MAX_ADDRESSES
+    return extra
 
 
 # The same To/Cc/From values recur across a mailbox (my own address above all): parse each
@@ -305,6 +321,8 @@ def _parse_addresses(value: str) -> tuple[tuple[Address, ...], tuple[str, ...]]:
     problems: list[str] = []
     seen: set[str] = set()
     for name, email in _split_addresses(value):
+        if len(out) >= MAX_ADDRESSES:
+            break
         email = email.strip().strip("<>").lower()
         local, _, domain = email.rpartition("@")
         if not local or not domain or email in seen or " " in email:

@@ -44,6 +44,7 @@ class MessageMeta:
     reply: bool = False  # In-Reply-To, References, a Thread-Index child or a reply prefix
     authenticated: bool = False  # my server vouches for the From domain (DMARC / DKIM)
     inbound: bool = False  # it came in from outside (carries Authentication-Results)
+    recipients_dropped: int = 0  # recipients past headers.MAX_ADDRESSES per field, not kept
 
     @property
     def recipients(self) -> tuple[Address, ...]:

@@ -671,7 +671,7 @@ def _message_row(meta: MessageMeta, topic_key: bytes, trusted: bool = False) -> 
         "sender": sender,
         "sender_name": _name(meta.sender.name) if sender and meta.sender else None,
         "automated": meta.automated,
-        "recipient_count": len(meta.recipients),
+        "recipient_count": len(meta.recipients) + meta.recipients_dropped,
         "in_reply_to": _fit_id(meta.in_reply_to) if meta.in_reply_to else None,
         "topic": topic_hash(meta.topic, topic_key),
         "conversation": meta.conversation,

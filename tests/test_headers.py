@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.headers import FIELDS, automated_reason, is_noreply, parse_headers, split_fields
+from agent.headers import (
+    FIELDS,
+    MAX_ADDRESSES,
+    automated_reason,
+    is_noreply,
+    parse_headers,
+    split_fields,
+)
 from agent.model import Address
 from connectors.maildir import _read_header_block
 from tests.servers.common import corpora
@@ -240,7 +247,9 @@ def test_huge_headers() -> None:
     refs = " ".join(f"<r{i}@example.com>" for i in range(2000))
     raw = f"To: {recipients}\nReferences: {refs}\nSubject: {'x' * 100_000}\n\n".encode()
     m = parse_headers(raw, FALLBACK)
-    assert len(m.to) == 5000 and m.to[-1] == Address("p4999@example.com", "Person 4999")
+    # The first MAX_ADDRESSES are kept, the rest counted: mass mail either way.
+    assert len(m.to) == MAX_ADDRESSES and m.to[-1] == Address("p99@example.com", "Person 99")
+    assert m.recipients_dropped == 5000 - MAX_ADDRESSES
     assert len(m.references) == 2000
 
 
@@ -419,8 +428,9 @@ def _stdlib_view(raw: bytes) -> dict[str, object]:
     return {
         "id": str(mid).strip().strip("<>") or None if mid is not None else None,
         "from": (addresses("from") or addresses("sender"))[:1],
-        "to": sorted(set(addresses("to"))),
-        "cc": sorted(set(addresses("cc"))),
+        # We keep the first MAX_ADDRESSES distinct addresses of a field and count the rest.
+        "to": sorted(list(dict.fromkeys(addresses("to")))[:MAX_ADDRESSES]),
+        "cc": sorted(list(dict.fromkeys(addresses("cc")))[:MAX_ADDRESSES]),
     }
 
 

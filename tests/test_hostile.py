@@ -252,3 +252,59 @@ def test_a_real_daily_meeting_is_not_refused() -> None:
 
     parsed = parse_calendar(_calendar("FREQ=WEEKLY;COUNT=10"), CONFIG.me, NOW, "feed")
     assert len(parsed.meetings) == 10 and parsed.warnings == []
+
+
+def test_a_full_disk_is_one_line_and_the_next_sync_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from click.testing import CliRunner
+    from sqlalchemy.exc import OperationalError
+
+    from agent.cli import main
+
+    root = tmp_path / "Mail"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    (root / "cur" / "1.a:2,S").write_bytes(mail("q1@example.com", BOB, ANA, 5))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[me]\nemails = ["{ANA}"]\ntimezone = "UTC"\n\n[database]\n'
+        f'url = "sqlite:///{tmp_path}/agent.db"\n\n[[accounts]]\nname = "home"\n'
+        f'type = "maildir"\npath = "{root}"\n'
+    )
+    real = Store.ingest
+
+    def full(*_args: object, **_kw: object) -> int:
+        orig = sqlite3.OperationalError("database or disk is full")
+        raise OperationalError("INSERT INTO messages ...", {}, orig)
+
+    monkeypatch.setattr(Store, "ingest", full)
+    result = CliRunner().invoke(main, ["--config", str(config), "sync"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: the disk is full")
+    assert "INSERT" not in result.output
+    monkeypatch.setattr(Store, "ingest", real)
+    result = CliRunner().invoke(main, ["--config", str(config), "sync"])
+    assert result.exit_code == 0 and "1 new message" in result.output
+
+
+def test_a_calendar_password_over_plain_http_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parse_config({
+        "me": {"emails": [ANA]}, "database": {"url": "sqlite://"},
+        "calendars": [{"name": "work", "type": "caldav", "url": "http://dav.example.org/",
+                       "username": "ana", "password_env": "DAV"}],
+    })  # fmt: skip
+    assert any("clear text" in r.getMessage() for r in caplog.records)
+
+
+def test_thousands_of_recipients_are_counted_not_kept() -> None:
+    from agent.headers import MAX_ADDRESSES
+
+    cc = ", ".join(f"p{n}@example.net" for n in range(3000))
+    meta = parse_headers(mail("big@x", BOB, ANA, 1, f"Cc: {cc}\n"))
+    assert len(meta.cc) == MAX_ADDRESSES
+    assert len(meta.recipients) + meta.recipients_dropped == 3001
