@@ -171,8 +171,11 @@ def derive(
         _message_interactions(out, message, thread, identity, senders, thread in mine)
         if message.sender and identity.is_me(message.sender):
             mine.add(thread)
+    mail_ties = _ties(out, ordered, threads, identity)
+    meetings = list(meetings)
+    trusted = mail_ties | _calendar_ties(meetings, identity)
     for meeting in meetings:
-        _meeting_interactions(out, meeting, identity)
+        _meeting_interactions(out, meeting, identity, trusted)
     for items in out.by_person.values():
         items.sort(key=lambda i: (i.when, i.key))
     out.ties = _ties(out, ordered, threads, identity)
@@ -350,7 +353,26 @@ def _direct(message: MessageRecord, identity: Identity) -> bool:
     return any(identity.is_me(e) for e in message.to) and visible <= DIRECT_MAX_RECIPIENTS
 
 
-def _meeting_interactions(out: Derived, meeting: MeetingRecord, identity: Identity) -> None:
+# My answers to an invitation that make it a meeting whoever sent it.
+ACCEPTED = frozenset({"ACCEPTED", "TENTATIVE", "DELEGATED"})
+
+
+def _calendar_ties(meetings: list[MeetingRecord], identity: Identity) -> set[str]:
+    """Organizers of invitations I accepted: their other invitations count unanswered too."""
+    out: set[str] = set()
+    for m in meetings:
+        if m.organizer and any(
+            identity.is_me(e) and p.upper() in ACCEPTED for e, _, p in m.attendees
+        ):
+            person = identity.canonical(m.organizer)
+            if person is not None:
+                out.add(person)
+    return out
+
+
+def _meeting_interactions(
+    out: Derived, meeting: MeetingRecord, identity: Identity, trusted: set[str] | None = None
+) -> None:
     if meeting.status.upper() == "CANCELLED":
         return
     mine = [a for a in meeting.attendees if identity.is_me(a[0])]
@@ -358,6 +380,8 @@ def _meeting_interactions(out: Derived, meeting: MeetingRecord, identity: Identi
     if not mine and not organizer_is_me:
         return
     if any(partstat.upper() == "DECLINED" for _, _, partstat in mine):
+        return
+    if not organizer_is_me and not _invitation_counts(meeting, mine, identity, trusted):
         return
     people: dict[str, str] = {}
     for email, name, partstat in meeting.attendees:
@@ -369,6 +393,23 @@ def _meeting_interactions(out: Derived, meeting: MeetingRecord, identity: Identi
         if name and person not in out.names:
             out.names[person] = name
         out.add(Interaction(person, meeting.start, "meeting", meeting.key, None))
+
+
+def _invitation_counts(
+    meeting: MeetingRecord,
+    mine: list[tuple[str, str, str]],
+    identity: Identity,
+    trusted: set[str] | None,
+) -> bool:
+    """Someone else's invitation is a meeting once I accepted it; unanswered, only when its
+    organizer is a personal tie (mail, [[people]], an invitation of theirs I accepted).
+    Anyone can put an invitation into my calendar, with anyone on it."""
+    if trusted is None or any(partstat.upper() in ACCEPTED for _, _, partstat in mine):
+        return True
+    organizer = identity.canonical(meeting.organizer) if meeting.organizer else None
+    if organizer is None:
+        return not meeting.organizer  # an event of my own calendar with no organizer
+    return organizer in trusted or identity.profile(organizer) is not None
 
 
 def _threads(messages: list[MessageRecord], identity: Identity) -> dict[str, str]:

@@ -308,3 +308,31 @@ def test_thousands_of_recipients_are_counted_not_kept() -> None:
     meta = parse_headers(mail("big@x", BOB, ANA, 1, f"Cc: {cc}\n"))
     assert len(meta.cc) == MAX_ADDRESSES
     assert len(meta.recipients) + meta.recipients_dropped == 3001
+
+
+def test_a_strangers_unanswered_invitation_is_no_meeting() -> None:
+    from agent.config import parse_config as config_of
+    from agent.identity import Identity
+    from agent.interactions import MeetingRecord, MessageRecord, derive
+
+    ident = Identity(config_of({"me": {"emails": [ANA]}, "database": {"url": "sqlite://"}}))
+    t0 = NOW - timedelta(days=40)
+    spam = [MeetingRecord(f"s{n}", t0 + timedelta(days=n), "mallory@evil.example", "CONFIRMED",
+                          ((ANA, "", "NEEDS-ACTION"), (BOB, "", "ACCEPTED")))
+            for n in range(31)]  # fmt: skip
+    derived = derive([], spam, ident)
+    assert BOB not in derived.by_person and "mallory@evil.example" not in derived.by_person
+    # The same invitation from a tie (I wrote to Carla), or accepted, is a meeting.
+    mail_to_carla = MessageRecord("m1", t0, ANA, None, None, to=("carla@x.org",))
+    from_tie = MeetingRecord(
+        "c1",
+        t0 + timedelta(days=1),
+        "carla@x.org",
+        "CONFIRMED",
+        ((ANA, "", "NEEDS-ACTION"), ("carla@x.org", "", "ACCEPTED")),
+    )
+    accepted = MeetingRecord("a1", t0 + timedelta(days=2), "dora@y.org", "CONFIRMED",
+                             ((ANA, "", "ACCEPTED"), ("dora@y.org", "", "ACCEPTED")))  # fmt: skip
+    derived = derive([mail_to_carla], [from_tie, accepted], ident)
+    assert [i.kind for i in derived.by_person["carla@x.org"]] == ["out", "meeting"]
+    assert [i.kind for i in derived.by_person["dora@y.org"]] == ["meeting"]

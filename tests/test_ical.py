@@ -77,7 +77,13 @@ def test_cancelled_and_foreign_events_are_not_meetings():
 
 
 def test_missing_partstat_means_needs_action():
-    met = by_key("team.ics")["met-once@example.org/20250210T090000Z"]
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:met-once@example.org\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250210T090000Z\r\n"
+        "DTEND:20250210T093000Z\r\nORGANIZER;CN=Heidi:mailto:heidi@example.com\r\n"
+        "ATTENDEE:mailto:ana@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [met] = parse_calendar(text, ME, NOW, "inline").meetings
     assert Attendee("ana@example.org", "", "NEEDS-ACTION") in met.attendees
     assert met.organizer == "heidi@example.com"
 
