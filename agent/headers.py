@@ -41,9 +41,11 @@ FIELDS: tuple[str, ...] = (
 # Fields a message may carry several times that add up (all recipients, all references); for
 # every other field the first occurrence wins, as with the stdlib's ``msg[name]``.
 _LIST_FIELDS = frozenset({"to", "cc", "bcc", "delivered-to", "x-original-to", "references"})
-# RFC 5322 lines end in CRLF; bare LF and CR are seen in the wild. str.splitlines() would also
+# RFC 5322 lines end in CRLF; bare LF and CR are seen in the wild, and so is CR CR LF
+# (Courier-IMAP serves Maildir files stored with CRLF that way). str.splitlines() would also
 # split on form feeds, U+2028 and friends that can occur inside a (decoded) header value.
-_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END = re.compile(r"\r*\n|\r")
+_BYTE_LINE_END = re.compile(rb"\r*\n|\r")
 # A field name, optional blanks (obsolete syntax, still seen), a colon, the value.
 _FIELD_LINE = re.compile(r"([^\s:]+)[ \t]*:(.*)", re.DOTALL)
 # One field of a clean CRLF block: a field line plus any folded continuation lines that are
@@ -198,7 +200,7 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         # 8-bit bytes in headers: mostly latin-1 / cp1252 from old clients, line by line.
-        return "\n".join(_decode_line(line) for line in raw.splitlines())
+        return "\n".join(_decode_line(line) for line in _BYTE_LINE_END.split(raw))
 
 
 def _decode_line(line: bytes) -> str:

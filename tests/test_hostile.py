@@ -336,3 +336,15 @@ def test_a_strangers_unanswered_invitation_is_no_meeting() -> None:
     derived = derive([mail_to_carla], [from_tie, accepted], ident)
     assert [i.kind for i in derived.by_person["carla@x.org"]] == ["out", "meeting"]
     assert [i.kind for i in derived.by_person["dora@y.org"]] == ["meeting"]
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "latin-1"])
+def test_cr_cr_lf_lines_as_courier_serves_them(charset: str) -> None:
+    raw = (
+        "From: Jürgen <j@example.de>\r\r\nTo: ana@example.org\r\r\nCc: bob@example.com\r\r\n"
+        "Date: Mon, 01 Jan 2024 10:00:00 +0000\r\r\nMessage-ID: <crcrlf@x>\r\r\n\r\r\nbody"
+    ).encode(charset)
+    meta = parse_headers(raw, NOW)
+    assert [a.email for a in meta.to + meta.cc] == [ANA, BOB]
+    assert meta.date_source == "header" and meta.key == "crcrlf@x"
+    assert meta.sender is not None and meta.sender.name == "Jürgen"
