@@ -350,6 +350,11 @@ class Daemon:
         period = due_period(spec, now, self.store.digest_sent)
         if period is None or not self.attempts.ready("digest", now):
             return
+        if not self.store.has_data():
+            # An empty archive is not a healthy network: no "all is well" mail before the
+            # first sync has stored anything; the period is sent once there is something.
+            log.info("digest %s not sent: nothing has been synced yet", period)
+            return
         self._set_status(f"sending digest {period}")
         # Between the SMTP send and its record a signal must not cut in: that is a duplicate.
         with self.guard.critical():

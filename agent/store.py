@@ -263,6 +263,14 @@ class Store:
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
 
+    def has_data(self) -> bool:
+        """Whether any sync has stored a message or a meeting."""
+        with self.engine.connect() as conn:
+            for table in (s.messages, s.meetings):
+                if conn.execute(select(table.c.key).limit(1)).first() is not None:
+                    return True
+        return False
+
     def message_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(s.messages)).scalar() or 0)

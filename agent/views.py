@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -71,26 +72,41 @@ def _fmt(value: Any) -> str:
 
 
 def find_person(reports: Sequence[PersonReport], query: str) -> PersonReport:
-    """By id, exact address, or part of the name/address (case-insensitive); one match only."""
-    q = query.strip().lower()
+    """By id, exact address, exact name, or part of the name/address; case and accents fold
+    (``jurgen`` finds Jürgen). An exact match wins over partial ones; several matches are
+    listed so the user can pick an id."""
+    q = fold(query.strip())
     if q.isdigit():
         exact = [r for r in reports if r.person.id == int(q)]
         if exact:
             return exact[0]
-    by_email = [r for r in reports if q in r.person.emails]
-    if by_email:
-        return by_email[0]
-    found = [
-        r for r in reports if q in r.person.name.lower() or any(q in e for e in r.person.emails)
-    ]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise UserError(f"nobody matches {query!r}; `agent people` lists everyone")
+    for matches in (
+        [r for r in reports if q in (fold(e) for e in r.person.emails)],
+        [r for r in reports if fold(r.person.name) == q],
+        [r for r in reports
+         if q in fold(r.person.name) or any(q in fold(e) for e in r.person.emails)],
+    ):  # fmt: skip
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise _ambiguous(query, matches)
+    raise UserError(f"nobody matches {query!r}; `agent people` lists everyone")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-free: fold("Jürgen") == fold("JURGEN") == "jurgen"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _ambiguous(query: str, found: Sequence[PersonReport]) -> UserError:
     names = ", ".join(
         f"{r.person.name} <{r.person.emails[0]}> (id {r.person.id})" for r in found[:10]
     )
-    raise UserError(f"{len(found)} people match {query!r}: {names}; be more specific or use an id")
+    more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+    return UserError(
+        f"{len(found)} people match {query!r}: {names}{more}; be more specific or use an id"
+    )
 
 
 def person_view(

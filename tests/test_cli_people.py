@@ -97,8 +97,15 @@ def test_person_not_found_and_ambiguous_are_usage_errors(sample: Path) -> None:
     assert "match" in ambiguous.output
 
 
-def test_bad_as_of_is_a_usage_error(sample: Path) -> None:
-    assert agent(sample, "people", "--as-of", "yesterday").exit_code == 2
+@pytest.mark.parametrize("bad", ["someday", "2026-02-30", "9999-12-31", "20261120", "-7x"])
+def test_bad_as_of_is_a_usage_error(sample: Path, bad: str) -> None:
+    result = agent(sample, "people", "--as-of", bad)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("day", ["2026-11-20", "today", "yesterday", "-7d", "-2w"])
+def test_as_of_takes_iso_dates_and_relative_days(sample: Path, day: str) -> None:
+    assert agent(sample, "people", "--as-of", day).exit_code == 0
 
 
 def test_sync_unknown_source_is_a_usage_error(sample: Path) -> None:

@@ -134,8 +134,18 @@ def make_config(tmp_path: Path, digest: bool = True) -> Config:
 @pytest.fixture
 def store(tmp_path: Path) -> Any:
     s = Store.open(f"sqlite:///{tmp_path / 'agent.db'}")
+    _synced_once(s)
     yield s
     s.close()
+
+
+def _synced_once(s: Store) -> None:
+    """A first sync has stored something: the daemon sends no digest of an empty archive."""
+    from agent.headers import parse_headers
+    from agent.model import Located
+
+    raw = b"Message-ID: <m1@x>\nFrom: bob@example.com\nTo: ana@example.org\n\n"
+    s.ingest("work", "INBOX", "1", [Located("INBOX", "1", parse_headers(raw, datetime.now(UTC)))])
 
 
 class FakeSync:
@@ -328,3 +338,13 @@ def test_a_run_that_never_finished_shows_as_interrupted(tmp_path: Path, store: S
     report = build_status(make_config(tmp_path), store, at("2026-11-24 10:00"))
     assert report.sources[0]["state"] == "interrupted"
     assert report.sources[1]["state"] == "never"
+
+
+def test_no_digest_is_sent_before_anything_was_synced(tmp_path: Path) -> None:
+    empty = Store.open(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        deliver = FakeDeliver()
+        make_daemon(tmp_path, empty, Clock(at("2026-11-25 10:00")), deliver=deliver).digest_job()
+        assert deliver.periods == []
+    finally:
+        empty.close()

@@ -321,3 +321,35 @@ def test_person_says_why_an_address_is_not_a_person(tmp_path: object) -> None:
     assert "mailing list" in (identity.exclusion("dev@lists.example") or "")
     assert "[ignore] domains" in (identity.exclusion("x@mail.corp.example") or "")
     assert identity.exclusion("bob@x.org") is None
+
+
+def test_finding_people_exact_first_accents_and_case_folded() -> None:
+    from agent.errors import UserError
+    from agent.person import Person, PersonReport
+    from agent.views import find_person
+
+    people = [PersonReport(Person(n, f"Person {n}", (f"p{n}@x.org",)), {}) for n in range(1, 120)]
+    people.append(PersonReport(Person(500, "Jürgen Müller", ("jm@x.de",)), {}))
+    assert find_person(people, "Person 1").person.id == 1  # exact, though 31 names contain it
+    assert find_person(people, "jurgen").person.id == 500
+    assert find_person(people, "JÜRGEN MÜLLER").person.id == 500
+    assert find_person(people, "P7@X.ORG").person.id == 7
+    with pytest.raises(UserError, match=r"11 people match 'erson 11'.*Person 110.*1 more"):
+        find_person(people, "erson 11")
+
+
+def test_an_empty_archive_is_not_a_healthy_network(tmp_path: object) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main
+
+    config = f"{tmp_path}/config.toml"
+    with open(config, "w") as fh:
+        fh.write(f'[me]\nemails = ["{ANA}"]\ntimezone = "UTC"\n\n'
+                 f'[database]\nurl = "sqlite:///{tmp_path}/agent.db"\n')  # fmt: skip
+    result = CliRunner().invoke(main, ["--config", config, "digest"])
+    assert result.exit_code == 0
+    assert "Nothing has been synced yet" in result.output
+    assert "well tended" not in result.output
+    people = CliRunner().invoke(main, ["--config", config, "people"])
+    assert "run `agent sync` first" in people.output

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import click
 
 from agent.app import App
+from agent.commands.options import as_of_option
 from agent.delivery import deliver_digest, prepare_digest
 from agent.errors import UserError
 from agent.render import FORMATS, render
 
 
 @click.command("digest")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="Evaluate as of the end of this day (default: now).")  # fmt: skip
+@as_of_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format when printing (default: text).")  # fmt: skip
 @click.option("--send", is_flag=True, help="E-mail it (text and HTML parts) instead of "
               "printing it; the send is recorded for the current [digest] period.")  # fmt: skip
 @click.pass_obj
-def digest(app: App, as_of: datetime | None, fmt: str | None, send: bool) -> None:
+def digest(app: App, as_of: date | None, fmt: str | None, send: bool) -> None:
     """Build the digest: fading, one-sided and owed relationships, with suggestions."""
-    day = as_of.date() if as_of else None
+    day = as_of
     if send:
         if fmt:
             raise UserError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date
 
 import click
 
@@ -22,7 +22,7 @@ from agent.views import find_person, people_table, person_view
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.pass_obj
-def people(app: App, as_of: datetime | None, fmt: str) -> None:
+def people(app: App, as_of: date | None, fmt: str) -> None:
     """Every person with their key metrics."""
     reports = load_reports(app.config, app.store(), app.as_of(as_date(as_of)))
     if fmt == "json":
@@ -39,7 +39,7 @@ def people(app: App, as_of: datetime | None, fmt: str) -> None:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.pass_obj
-def person(app: App, query: str, as_of: datetime | None, fmt: str) -> None:
+def person(app: App, query: str, as_of: date | None, fmt: str) -> None:
     """One person (id, address or part of the name): history, metrics, which rules fire and why."""
     moment = app.as_of(as_date(as_of))
     network = load_network(app.config, app.store(), moment)

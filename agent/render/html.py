@@ -24,7 +24,7 @@ def render_html(digest: Digest, _: Translate, language: str) -> str:
     body = [_header(title), _summary(digest, _)]
     if not digest.groups:
         body.append(_row(f'<p style="{FONT}margin:16px 0;color:{TEXT};">'
-                         f"{escape(_(common.NOTHING))}</p>"))  # fmt: skip
+                         f"{escape(common.nothing(digest, _))}</p>"))  # fmt: skip
     body += [_group(group, _) for group in digest.groups]
     body.append(_row(f'<p style="{FONT}font-size:12px;color:{MUTED};margin:24px 0 0;">'
                      f"{escape(_(common.FOOTER))}</p>"))  # fmt: skip

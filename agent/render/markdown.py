@@ -21,7 +21,7 @@ def render_markdown(digest: Digest, _: Translate) -> str:
     lines = [f"# {escape(common.title(digest, _))}", "", f"## {escape(_(common.SUMMARY_HEADING))}"]
     lines += [""] + [f"- {escape(label)}: **{value}**" for label, value in _rows(digest, _)]
     if not digest.groups:
-        lines += ["", escape(_(common.NOTHING))]
+        lines += ["", escape(common.nothing(digest, _))]
     for group in digest.groups:
         lines += ["", *_group(group, _)]
     return "\n".join(lines) + "\n"

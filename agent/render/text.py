@@ -18,7 +18,7 @@ def render_text(digest: Digest, _: Translate, width: int = WIDTH) -> str:
     lines = [*_wrap(title, width), "═" * min(len(title), width), ""]
     lines += _summary(digest, _, width)
     if not digest.groups:
-        lines += ["", *_wrap(_(common.NOTHING), width)]
+        lines += ["", *_wrap(common.nothing(digest, _), width)]
     for group in digest.groups:
         lines += ["", *_group(group, _, width)]
     return "\n".join(lines) + "\n"
