@@ -815,6 +815,33 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (``~`` expanded), or None for another backend or memory."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "").expanduser()
+
+
+def integrity_problem(path: Path) -> str | None:
+    """SQLite's own quick check of a database file, read-only: None when it is sound."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    found = [str(r[0]) for r in rows if r and r[0] != "ok"]
+    return "; ".join(found[:3]) or None
+
+
 def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)

@@ -8,7 +8,7 @@ from agent.app import App
 from agent.errors import AgentError, OperationError, UserError
 from agent.folders import is_sent
 from agent.safe_text import clean
-from agent.store import Store
+from agent.store import Store, integrity_problem, sqlite_path
 from agent.sync import source_configs
 from connectors import connector_for
 
@@ -22,9 +22,8 @@ def check(app: App, offline: bool) -> None:
     click.echo(f"config: ok ({config.path})")
     ruleset = _load_rules(app)
     click.echo(f"rules: ok ({ruleset})")
-    store = app.store()
-    click.echo("database: ok")
-    _suggest_own_addresses(app, store)
+    if _check_database(app):
+        _suggest_own_addresses(app, app.store())
     # Offline, local sources (a Maildir, a calendar file) are still read: no network needed.
     sources = [s for s in source_configs(config) if not offline or _is_local(s)]
     errors = [e for e in (_check_source(app, s) for s in sources) if e is not None]
@@ -37,6 +36,25 @@ def check(app: App, offline: bool) -> None:
 
 # Shown once an address has this many messages behind it: one stray copy is no evidence.
 OWN_MIN_MESSAGES = 2
+
+
+def _check_database(app: App) -> bool:
+    """Report the database without creating one: validation writes nothing new. True when
+    it exists and is sound (then it is opened, and migrated if an older agent wrote it)."""
+    path = sqlite_path(app.config.database_url)
+    if path is not None and not path.exists():
+        click.echo(f"database: {path} does not exist yet; `agent sync` creates it")
+        return False
+    if path is not None:
+        problem = integrity_problem(path)
+        if problem is not None:
+            raise OperationError(
+                f"database {path} is damaged ({clean(problem)}): move it aside "
+                f"(mv {path} {path}.broken) and run `agent sync`, which reads your mail again"
+            )
+    app.store()
+    click.echo("database: ok")
+    return True
 
 
 def _suggest_own_addresses(app: App, store: Store) -> None:

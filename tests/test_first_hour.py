@@ -1,0 +1,52 @@
+"""The first hour (issue 13): the example config as copied, checks that write nothing, a
+damaged database named with a way out."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(config: Path, *args: str) -> object:
+    return CliRunner().invoke(main, ["--config", str(config), *args])
+
+
+def test_the_example_config_checks_offline_without_writing_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    (tmp_path / "Mail" / "archive" / "cur").mkdir(parents=True)  # the one path to edit
+    result = run(ROOT / "config.example.toml", "check", "--offline")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "does not exist yet" in result.output  # type: ignore[attr-defined]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["Mail", "archive", "cur"]
+
+
+def test_a_damaged_database_is_named_with_a_way_out(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[me]\nemails = ["ana@example.org"]\ntimezone = "UTC"\n\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/agent.db"\n'
+    )
+    assert run(config, "digest").exit_code == 0  # type: ignore[attr-defined]
+    db = tmp_path / "agent.db"
+    data = bytearray(db.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the first page's b-tree, past the header
+    db.write_bytes(bytes(data))
+    for name in ("agent.db-wal", "agent.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    result = run(config, "check", "--offline")
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    out = result.output  # type: ignore[attr-defined]
+    assert "is damaged" in out and "move it aside" in out and "SELECT" not in out
+    shutil.move(db, tmp_path / "agent.db.broken")
+    assert run(config, "check", "--offline").exit_code == 0  # type: ignore[attr-defined]
