@@ -7,6 +7,7 @@ network I/O. Unknown keys are warnings. The key names are a contract (DESIGN.md)
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import os
 import tomllib
@@ -493,8 +494,13 @@ class _Reader:
     def unknown(self, table: str, t: dict[str, Any], allowed: tuple[str, ...]) -> None:
         for key in t:
             if key not in allowed:
-                where = f"[{table}] " if table else ""
-                self.warn(f"{where}unknown key {key!r} ignored")
+                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.7)
+                if table:
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    self.warn(f"[{table}] unknown key {key!r} ignored{hint}")
+                else:
+                    hint = f" (did you mean [{close[0]}]?)" if close else ""
+                    self.warn(f"unknown key {key!r} ignored{hint}")
 
     def table(self, data: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
         value = data.get(key)

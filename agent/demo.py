@@ -36,7 +36,20 @@ def main() -> None:
     run(config, "people", "--as-of", day)
     run(config, "person", "Carla", "--as-of", day)
     run(config, "digest", "--as-of", day, "--format", "text")
-    print(f"\nTry more: agent --config {config} digest --as-of {day} --format html")
+    shown = " ".join(agent_command())
+    print(f"\nTry more: {shown} --config {config} digest --as-of {day} --format html")
+
+
+def agent_command() -> list[str]:
+    """How to run `agent` from here: by name when it is on PATH, else the script beside this
+    interpreter (make demo's venv), else through this interpreter."""
+    if shutil.which("agent"):
+        return ["agent"]
+    beside = Path(sys.executable).with_name("agent")
+    if beside.is_file():
+        relative = os.path.relpath(beside)  # ".venv/bin/agent" from the project root
+        return [str(beside) if relative.startswith("..") else relative]
+    return [sys.executable, "-m", "agent"]
 
 
 if __name__ == "__main__":

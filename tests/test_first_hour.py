@@ -50,3 +50,24 @@ def test_a_damaged_database_is_named_with_a_way_out(tmp_path: Path) -> None:
     assert "is damaged" in out and "move it aside" in out and "SELECT" not in out
     shutil.move(db, tmp_path / "agent.db.broken")
     assert run(config, "check", "--offline").exit_code == 0  # type: ignore[attr-defined]
+
+
+def test_config_typos_get_did_you_mean(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from agent.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[me]\nemails = ["ana@example.org"]\nlangauge = "de"\n\n[digset]\nto = "a@b.org"\n'
+    )
+    config = load_config(str(path))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("'langauge' ignored (did you mean 'language'?)" in m for m in messages)
+    assert any("'digset' ignored (did you mean [digest]?)" in m for m in messages)
+    assert config.me.language == "en"
+
+
+def test_the_demo_hint_is_a_command_that_works_as_printed() -> None:
+    from agent.demo import agent_command
+
+    command = agent_command()
+    assert shutil.which(command[0]) or Path(command[0]).is_file()
