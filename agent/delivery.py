@@ -100,6 +100,17 @@ def deliver_digest(
     return DeliveryResult(period, env.recipient, digest, message_id, recorded)
 
 
+def preview_digest(
+    config: Config, store: Store, now: datetime, *, as_of: datetime | None = None,
+    analyse: Analyse = analyse,
+) -> str:  # fmt: skip
+    """The message `agent digest --send` would send, as text; nothing is sent or recorded."""
+    env = mailer.envelope(config)
+    digest = prepare_digest(config, store, as_of or now, analyse=analyse)
+    message = mailer.build_message(env, _subject(config, digest), _parts(config, digest), now)
+    return message.as_string()
+
+
 def default_period(config: Config, now: datetime) -> str:
     """The period a send at ``now`` belongs to, so the daemon does not repeat a manual send."""
     spec = config.digest.every

@@ -71,3 +71,38 @@ def test_the_demo_hint_is_a_command_that_works_as_printed() -> None:
 
     command = agent_command()
     assert shutil.which(command[0]) or Path(command[0]).is_file()
+
+
+def _sample(tmp_path: Path) -> Path:
+    from agent.sample import write_sample
+
+    config = write_sample(tmp_path / "sample")
+    with config.open("a") as fh:
+        fh.write('\n[digest]\nto = "ana@example.org"\n\n[smtp]\nhost = "127.0.0.1"\n'
+                 'port = 9\nsecurity = "none"\n')  # fmt: skip
+    return config
+
+
+def test_sync_prints_json_for_scripts(tmp_path: Path) -> None:
+    import json
+
+    config = _sample(tmp_path)
+    result = run(config, "sync", "--format", "json")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    rows = json.loads(result.output)  # type: ignore[attr-defined]
+    assert {r["source"] for r in rows} and all(r["ok"] for r in rows)
+    assert sum(r["new"] for r in rows) > 0
+
+
+def test_digest_send_dry_run_prints_the_mail_and_sends_nothing(tmp_path: Path) -> None:
+    config = _sample(tmp_path)
+    assert run(config, "sync").exit_code == 0  # type: ignore[attr-defined]
+    result = run(config, "digest", "--send", "--dry-run", "--as-of", "2026-11-20")
+    out = result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 0, out  # type: ignore[attr-defined]
+    assert "Auto-Submitted: auto-generated" in out and "multipart/alternative" in out
+    import json
+
+    status = json.loads(run(config, "status", "--format", "json").output)  # type: ignore[attr-defined]
+    assert status["digest"]["last"] is None  # nothing recorded as sent
+    assert run(config, "digest", "--dry-run").exit_code == 2  # type: ignore[attr-defined]

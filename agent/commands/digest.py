@@ -8,7 +8,7 @@ import click
 
 from agent.app import App
 from agent.commands.options import as_of_option
-from agent.delivery import deliver_digest, prepare_digest
+from agent.delivery import deliver_digest, prepare_digest, preview_digest
 from agent.errors import UserError
 from agent.render import FORMATS, render
 
@@ -19,10 +19,19 @@ from agent.render import FORMATS, render
               help="Output format when printing (default: text).")  # fmt: skip
 @click.option("--send", is_flag=True, help="E-mail it (text and HTML parts) instead of "
               "printing it; the send is recorded for the current [digest] period.")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="With --send: print the message that would be "
+              "sent (headers and parts), send and record nothing.")  # fmt: skip
 @click.pass_obj
-def digest(app: App, as_of: date | None, fmt: str | None, send: bool) -> None:
+def digest(app: App, as_of: date | None, fmt: str | None, send: bool, dry_run: bool) -> None:
     """Build the digest: fading, one-sided and owed relationships, with suggestions."""
     day = as_of
+    if dry_run and not send:
+        raise UserError("--dry-run goes with --send: it shows the mail --send would send")
+    if dry_run:
+        now = datetime.now(app.config.me.tz)
+        as_of_end = app.as_of(day) if day else None
+        click.echo(preview_digest(app.config, app.store(), now, as_of=as_of_end), nl=False)
+        return
     if send:
         if fmt:
             raise UserError(
