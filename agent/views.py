@@ -13,6 +13,7 @@ from agent.errors import UserError
 from agent.interactions import Interaction
 from agent.metrics import METRICS
 from agent.person import PersonReport
+from agent.textwidth import pad, terminal_columns, width
 
 HISTORY_LINES = 15
 KIND_LABELS = {"out": "you wrote", "in": "they wrote", "meeting": "met"}
@@ -32,18 +33,53 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def people_table(reports: Sequence[PersonReport]) -> str:
-    """A fixed-width table, one person per line, most recently in touch first."""
+# Columns that give way first when the table is wider than the terminal, and how narrow.
+SHRINKABLE = {"name": 10, "email": 8}
+MAX_CELL = 32
+GAP = "  "
+
+
+def people_table(reports: Sequence[PersonReport], columns: int | None = None) -> str:
+    """A table that fits the terminal (``columns``, default $COLUMNS or its width), one
+    person per line, most recently in touch first. Widths are measured as the terminal
+    shows them (wide CJK and emoji, combining marks); what is cut ends in an ellipsis."""
     if not reports:
         return "no people yet: run `agent sync` first"
     ordered = sorted(reports, key=lambda r: r.stats.get("last_contact") or "", reverse=True)
     rows = [[h for _, h in COLUMNS]] + [_row(r) for r in ordered]
-    widths = [min(max(len(row[i]) for row in rows), 32) for i in range(len(COLUMNS))]
+    widths = [min(max(width(row[i]) for row in rows), MAX_CELL) for i in range(len(COLUMNS))]
+    keep = _fitting(widths, columns or terminal_columns())
+    rows = [[cell for cell, kept in zip(row, keep, strict=True) if kept] for row in rows]
+    widths = [w for w, kept in zip(widths, keep, strict=True) if kept]
     lines = [
-        "  ".join(cell[:32].ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        GAP.join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     return "\n".join(lines)
+
+
+# Columns left out, in this order, when narrowing names and addresses is not enough.
+OPTIONAL = ("gap_p90_days", "meetings", "started_by_me_share", "emails_received")
+
+
+def _fitting(widths: list[int], columns: int) -> list[bool]:
+    """Which columns to show so the table fits ``columns``: first optional columns go, then
+    the email and name columns narrow; ``widths`` is narrowed in place."""
+    keys = [key for key, _ in COLUMNS]
+    keep = [True] * len(keys)
+
+    def excess() -> int:
+        shown = [w for w, k in zip(widths, keep, strict=True) if k]
+        return sum(shown) + len(GAP) * (len(shown) - 1) - columns
+
+    for key in OPTIONAL:
+        if excess() <= 0:
+            break
+        keep[keys.index(key)] = False
+    for key in ("email", "name"):
+        index = keys.index(key)
+        if excess() > 0:
+            widths[index] = max(SHRINKABLE[key], widths[index] - excess())
+    return keep
 
 
 def _row(report: PersonReport) -> list[str]:

@@ -106,3 +106,23 @@ def test_digest_send_dry_run_prints_the_mail_and_sends_nothing(tmp_path: Path) -
     status = json.loads(run(config, "status", "--format", "json").output)  # type: ignore[attr-defined]
     assert status["digest"]["last"] is None  # nothing recorded as sent
     assert run(config, "digest", "--dry-run").exit_code == 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_the_people_table_fits_the_terminal_with_wide_and_combining_names(columns: int) -> None:
+    from agent.person import Person, PersonReport
+    from agent.textwidth import width
+    from agent.views import people_table
+
+    names = ["山田太郎", "Zoë Ådahl", "Zoe\u0301 Combining", "🎉 Party Planner 🎉",
+             "A Very Long Name That Goes On And On Beyond Any Column"]  # fmt: skip
+    stats = {"emails_sent": 1, "emails_received": 2, "last_contact": "2026-11-01",
+             "silence_days": 19}  # fmt: skip
+    reports = [PersonReport(Person(n, name, (f"p{n}@an-example-domain.example",)), stats)
+               for n, name in enumerate(names)]  # fmt: skip
+    lines = people_table(reports, columns).splitlines()
+    assert all(width(line) <= columns for line in lines)
+    # Every row's third column starts at the same screen column as the header's.
+    starts = {width(line[: line.index("p")]) for line in lines[1:]}
+    assert len(starts) == 1
+    assert any("…" in line for line in lines)  # the long name is cut with an ellipsis
