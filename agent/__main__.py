@@ -1,5 +1,5 @@
 """`python -m agent` is the `agent` command."""
 
-from agent.cli import main
+from agent.entry import main
 
-main(prog_name="agent")
+main()

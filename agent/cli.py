@@ -33,9 +33,10 @@ class AgentGroup(click.Group):
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (agent.entry.Terminated)
+            from agent.entry import interrupted
+
+            sys.exit(interrupted(exc))
         except Exception as exc:  # the one boundary: a bug is still one readable message
             if _debug(ctx):
                 raise

@@ -43,6 +43,8 @@ from agent.model import Address, Located, MeetingMeta, MessageMeta
 
 log = logging.getLogger(__name__)
 
+# How long SQLite waits for another writer (a daemon's batch) before giving up.
+BUSY_TIMEOUT_MS = 10_000
 # Keep each statement under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 500
 # Column widths (agent/schema.py). PostgreSQL enforces them, so values are fitted on the way in.
@@ -563,13 +565,24 @@ class Store:
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def finish_run(self, run_id: int, new_count: int, error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: int, new_count: int, error: str | None = None, timeout: float | None = None
+    ) -> None:
+        """Close a sync run. ``timeout``: wait at most this long for the database (SQLite's
+        busy timeout), as when recording an interrupted run on the way out."""
+        short = timeout is not None and self.dialect == "sqlite"
         with self.engine.begin() as conn:
-            conn.execute(
-                s.sync_runs.update()
-                .where(s.sync_runs.c.id == run_id)
-                .values(finished_at=_now(), new_count=new_count, ok=error is None, error=error)
-            )
+            if short:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {int((timeout or 0) * 1000)}")
+            try:
+                conn.execute(
+                    s.sync_runs.update()
+                    .where(s.sync_runs.c.id == run_id)
+                    .values(finished_at=_now(), new_count=new_count, ok=error is None, error=error)
+                )
+            finally:
+                if short:  # the pooled connection keeps its usual patience afterwards
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def last_runs(self) -> dict[str, SyncRun]:
         """The latest sync run per source."""
@@ -883,7 +896,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # Checkpoint (and fsync) every ~40 MB of WAL rather than every 4 MB: a first sync writes
     # the whole database, and each checkpoint's fsync stalls it. Commits are not fsynced in
     # WAL mode with synchronous=NORMAL either way, so durability is unchanged.

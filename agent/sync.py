@@ -40,6 +40,15 @@ def source_configs(config: Config, only: str | None = None) -> list[Any]:
     return chosen
 
 
+def _record_interrupted(store: Store, run: int) -> None:
+    """Best effort: the run was cut short. A second signal, or a database still busy with the
+    transaction the signal cut into, must not turn a clean stop into a traceback or a hang."""
+    try:
+        store.finish_run(run, 0, "interrupted", timeout=1.0)
+    except BaseException:
+        log.debug("could not record the interrupted run %d", run, exc_info=True)
+
+
 def sync_source(
     config: Config,
     store: Store,
@@ -56,7 +65,7 @@ def sync_source(
         log.warning("sync %s failed: %s", source.name, exc)
         return SourceResult(source.name, source.type, 0, str(exc))
     except BaseException:
-        store.finish_run(run, 0, "interrupted")
+        _record_interrupted(store, run)
         raise
     store.finish_run(run, new)
     log.info("sync %s: %d new", source.name, new)
