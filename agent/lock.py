@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 import zlib
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +45,24 @@ def acquire(engine: Engine) -> Lock:
         path = sqlite_lock_path(url.database or "")
         return FileLock.acquire(path) if path else NoLock()
     return PgLock.acquire(engine)
+
+
+def acquire_waiting(engine: Engine, seconds: float, step: float = 0.2) -> Lock:
+    """The lock, waiting up to ``seconds`` for another sync to finish; then OperationError
+    naming who holds it (a daemon holds it for as long as it runs)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return acquire(engine)
+        except OperationError:
+            if time.monotonic() >= deadline:
+                pid = holder(engine)
+                who = f" (pid {pid})" if pid else ""
+                raise OperationError(
+                    f"another agent is syncing this database{who}: a running daemon syncs on "
+                    "its own schedule; otherwise wait for that sync to finish"
+                ) from None
+            time.sleep(step)
 
 
 def holder(engine: Engine) -> int | None:

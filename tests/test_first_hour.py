@@ -126,3 +126,28 @@ def test_the_people_table_fits_the_terminal_with_wide_and_combining_names(column
     starts = {width(line[: line.index("p")]) for line in lines[1:]}
     assert len(starts) == 1
     assert any("…" in line for line in lines)  # the long name is cut with an ellipsis
+
+
+def test_a_second_sync_waits_briefly_then_names_who_holds_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from agent import lock
+    from agent.commands import sync as sync_command
+    from agent.store import Store
+
+    config = _sample(tmp_path)
+    db = next(line for line in config.read_text().splitlines() if line.startswith("url"))
+    store = Store.open(db.split('"')[1])
+    held = lock.acquire(store.engine)  # a daemon, or another sync, holds the database
+    try:
+        monkeypatch.setattr(sync_command, "LOCK_WAIT_SECONDS", 0.3)
+        result = run(config, "sync")
+        assert result.exit_code == 1  # type: ignore[attr-defined]
+        out = result.output  # type: ignore[attr-defined]
+        assert "another agent is syncing this database" in out and str(os.getpid()) in out
+    finally:
+        held.release()
+        store.close()
+    assert run(config, "sync").exit_code == 0  # type: ignore[attr-defined]

@@ -6,12 +6,14 @@ import json
 
 import click
 
+from agent import lock
 from agent.app import App
 from agent.errors import OperationError
 from agent.progress import ProgressLine
 from agent.safe_text import clean
 from agent.sync import SourceResult, sync_all
 
+LOCK_WAIT_SECONDS = 5.0
 UNITS = {"imap": "messages", "maildir": "messages", "ics": "meetings", "caldav": "meetings"}
 
 
@@ -26,10 +28,14 @@ def sync(app: App, source: str | None, fmt: str) -> None:
     if not config.sources:
         click.echo("no [[accounts]] or [[calendars]] configured: nothing to sync", err=True)
         return
+    store = app.store()
+    # One sync per database at a time, a daemon's included: two would fetch everything twice.
+    held = lock.acquire_waiting(store.engine, LOCK_WAIT_SECONDS)
     progress = ProgressLine() if fmt == "text" else None
     try:
-        results = sync_all(config, app.store(), only=source, progress=progress or _quiet)
+        results = sync_all(config, store, only=source, progress=progress or _quiet)
     finally:
+        held.release()
         if progress is not None:
             progress.clear()
     if fmt == "json":
