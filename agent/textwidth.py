@@ -53,3 +53,24 @@ def terminal_columns(default: int = 100) -> int:
     if env.isdigit() and int(env) > 0:
         return int(env)
     return shutil.get_terminal_size((default, 24)).columns
+
+
+def wrap(text: str, columns: int, indent: str = "", hanging: str = "") -> list[str]:
+    """``text`` in lines of at most ``columns`` screen columns: the first after ``indent``,
+    the rest after ``hanging``. A word wider than a line is cut with an ellipsis."""
+    lines: list[str] = []
+    current, lead = "", indent
+    for word in text.split():
+        room = columns - width(lead)
+        candidate = f"{current} {word}" if current else word
+        if width(candidate) <= room:
+            current = candidate
+            continue
+        if current:
+            lines.append(lead + current)
+            lead = hanging
+            room = columns - width(lead)
+        current = fit(word, room)
+    if current or not lines:
+        lines.append(lead + current)
+    return lines

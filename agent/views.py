@@ -13,7 +13,7 @@ from agent.errors import UserError
 from agent.interactions import Interaction
 from agent.metrics import METRICS
 from agent.person import PersonReport
-from agent.textwidth import pad, terminal_columns, width
+from agent.textwidth import pad, terminal_columns, width, wrap
 
 HISTORY_LINES = 15
 KIND_LABELS = {"out": "you wrote", "in": "they wrote", "meeting": "met"}
@@ -166,7 +166,10 @@ def person_view(
     lines += [f"  merged: {email} ({reason})" for email, reason in p.merged]
     lines += ["", "Metrics:"]
     lines += [f"  {m.name:<26} {_fmt(report.stats.get(m.name)):<12} {m.unit}" for m in METRICS]
-    lines += ["", "Rules:"] + [f"  {_outcome_text(o)}" for o in outcomes]
+    columns = terminal_columns()
+    lines += ["", "Rules:"]
+    for o in outcomes:
+        lines += wrap(_outcome_text(o), columns, indent="  ", hanging="      ")
     past = [i for i in history if i.when <= as_of]
     lines += ["", f"Latest interactions ({min(len(past), HISTORY_LINES)} of {len(past)}):"]
     lines += [f"  {_history_text(i, tz)}" for i in reversed(past[-HISTORY_LINES:])]

@@ -151,3 +151,17 @@ def test_a_second_sync_waits_briefly_then_names_who_holds_the_database(
         held.release()
         store.close()
     assert run(config, "sync").exit_code == 0  # type: ignore[attr-defined]
+
+
+def test_person_and_rules_list_wrap_to_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.textwidth import width
+
+    config = _sample(tmp_path)
+    assert run(config, "sync").exit_code == 0  # type: ignore[attr-defined]
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in (["person", "Carla", "--as-of", "2026-11-20"], ["rules", "list"],
+                 ["people", "--as-of", "2026-11-20"]):  # fmt: skip
+        out = run(config, *args).output  # type: ignore[attr-defined]
+        assert max(width(line) for line in out.splitlines()) <= 80, args

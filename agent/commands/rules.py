@@ -9,6 +9,7 @@ import click
 
 from agent.app import App
 from agent.metrics import markdown_table
+from agent.textwidth import pad, terminal_columns, width, wrap
 
 
 @click.group("rules")
@@ -60,12 +61,17 @@ def list_rules(app: App, fmt: str, verbose: bool) -> None:
 
 
 def _table(rows: list[tuple[str, str, str, str]]) -> str:
+    """Three fixed columns, then the description wrapped to the terminal beneath itself."""
     header = ("ID", "SEVERITY", "SOURCE", "DESCRIPTION")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(3)]
+    widths = [max(width(str(r[i])) for r in [header, *rows]) for i in range(3)]
+    columns = terminal_columns()
     lines = []
     for row in [header, *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row[:3], widths, strict=True)]
-        lines.append("  ".join([*cells, row[3]]).rstrip())
+        lead = "  ".join(pad(str(c), w) for c, w in zip(row[:3], widths, strict=True)) + "  "
+        if width(lead) > columns // 2:  # a long source path: the description goes below it
+            lines.append(lead.rstrip())
+            lead = "    "
+        lines += [line.rstrip() for line in wrap(str(row[3]), columns, lead, " " * width(lead))]
     return "\n".join(lines)
 
 
