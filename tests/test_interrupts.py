@@ -49,7 +49,7 @@ def interrupted_sync(config: Path, after: float, signum: int) -> tuple[int, str]
         proc.send_signal(signum)
     started = time.monotonic()
     out, err = proc.communicate(timeout=30)
-    assert time.monotonic() - started < 3, "took too long to stop"
+    assert time.monotonic() - started < 5, "took too long to stop"  # about 1 s; CI is busy
     return proc.returncode, out + err
 
 
