@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.errors import UserError
+from agent.i18n import N_
 from agent.interactions import Interaction
 from agent.metrics import METRICS
 from agent.person import PersonReport
@@ -18,19 +19,46 @@ from agent.textwidth import pad, terminal_columns, width, wrap
 HISTORY_LINES = 15
 KIND_LABELS = {"out": "you wrote", "in": "they wrote", "meeting": "met"}
 
+# Headers are gettext msgids: the table speaks [me] language.
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", "id"),
-    ("name", "name"),
-    ("email", "email"),
-    ("emails_sent", "sent"),
-    ("emails_received", "recv"),
-    ("meetings", "met"),
-    ("last_contact", "last"),
-    ("silence_days", "silent"),
-    ("gap_p90_days", "gap90"),
-    ("started_by_me_share", "you start"),
-    ("reply_owed_days", "owed"),
+    ("id", N_("id")),
+    ("name", N_("name")),
+    ("email", N_("email")),
+    ("emails_sent", N_("sent")),
+    ("emails_received", N_("recv")),
+    ("meetings", N_("met")),
+    ("last_contact", N_("last")),
+    ("silence_days", N_("silent")),
+    ("gap_p90_days", N_("gap90")),
+    ("started_by_me_share", N_("you start")),
+    ("reply_owed_days", N_("owed")),
 )
+# `agent people --sort`: key, and whether the largest comes first.
+SORTS: dict[str, tuple[str, bool]] = {
+    "last": ("last_contact", True),
+    "name": ("name", False),
+    "silent": ("silence_days", True),
+    "sent": ("emails_sent", True),
+    "received": ("emails_received", True),
+    "owed": ("reply_owed_days", True),
+}
+
+
+def sort_people(
+    reports: Sequence[PersonReport], by: str = "last", limit: int | None = None
+) -> list[PersonReport]:
+    """People in ``--sort`` order (missing values last), at most ``limit`` of them."""
+    key, descending = SORTS[by]
+
+    def value(r: PersonReport) -> tuple[bool, Any]:
+        v = fold(r.person.name) if key == "name" else r.stats.get(key)
+        return (v is None, v if v is not None else 0)
+
+    present = [r for r in reports if value(r)[0] is False]
+    missing = [r for r in reports if value(r)[0] is True]
+    present.sort(key=lambda r: value(r)[1], reverse=descending)
+    ordered = present + sorted(missing, key=lambda r: fold(r.person.name))
+    return ordered[:limit] if limit is not None else ordered
 
 
 # Columns that give way first when the table is wider than the terminal, and how narrow.
@@ -39,14 +67,20 @@ MAX_CELL = 32
 GAP = "  "
 
 
-def people_table(reports: Sequence[PersonReport], columns: int | None = None) -> str:
+def people_table(
+    reports: Sequence[PersonReport],
+    columns: int | None = None,
+    translate: Callable[[str], str] = str,
+    ordered: bool = False,
+) -> str:
     """A table that fits the terminal (``columns``, default $COLUMNS or its width), one
-    person per line, most recently in touch first. Widths are measured as the terminal
-    shows them (wide CJK and emoji, combining marks); what is cut ends in an ellipsis."""
+    person per line, most recently in touch first unless ``ordered`` (already sorted).
+    Widths are measured as the terminal shows them (wide CJK and emoji, combining marks);
+    what is cut ends in an ellipsis."""
     if not reports:
         return "no people yet: run `agent sync` first"
-    ordered = sorted(reports, key=lambda r: r.stats.get("last_contact") or "", reverse=True)
-    rows = [[h for _, h in COLUMNS]] + [_row(r) for r in ordered]
+    rows_in = list(reports) if ordered else sort_people(reports)
+    rows = [[translate(h) for _, h in COLUMNS]] + [_row(r) for r in rows_in]
     widths = [min(max(width(row[i]) for row in rows), MAX_CELL) for i in range(len(COLUMNS))]
     keep = _fitting(widths, columns or terminal_columns())
     rows = [[cell for cell, kept in zip(row, keep, strict=True) if kept] for row in rows]

@@ -165,3 +165,19 @@ def test_person_and_rules_list_wrap_to_the_terminal(
                  ["people", "--as-of", "2026-11-20"]):  # fmt: skip
         out = run(config, *args).output  # type: ignore[attr-defined]
         assert max(width(line) for line in out.splitlines()) <= 80, args
+
+
+def test_people_sort_limit_and_headers_in_the_users_language(tmp_path: Path) -> None:
+    import json
+
+    from agent.sample import write_sample
+
+    config = write_sample(tmp_path / "de", language="de")
+    assert run(config, "sync").exit_code == 0  # type: ignore[attr-defined]
+    table = run(config, "people", "--as-of", "2026-11-20", "--sort", "silent", "--limit", "3")
+    lines = table.output.splitlines()  # type: ignore[attr-defined]
+    assert lines[0].split()[:3] == ["ID", "Name", "E-Mail"] and len(lines) == 4
+    rows = json.loads(run(config, "people", "--as-of", "2026-11-20", "--format", "json",
+                          "--sort", "silent").output)  # type: ignore[attr-defined]  # fmt: skip
+    silences = [r["stats"]["silence_days"] for r in rows if r["stats"]["silence_days"] is not None]
+    assert silences == sorted(silences, reverse=True) and rows[0]["person"]["name"] == "Carla Diaz"

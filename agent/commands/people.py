@@ -10,10 +10,11 @@ import click
 from agent.app import App
 from agent.commands.options import as_date, as_of_option
 from agent.errors import UserError
+from agent.i18n import translator
 from agent.network import Network, load_network, load_reports
 from agent.person import PersonReport
 from agent.safe_text import for_terminal, json_for_terminal
-from agent.views import find_person, people_table, person_view
+from agent.views import SORTS, find_person, people_table, person_view, sort_people
 
 
 @click.command()
@@ -21,15 +22,23 @@ from agent.views import find_person, people_table, person_view
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option("--sort", "sort", type=click.Choice(sorted(SORTS)), default=None,
+              help="Order: last (contact; the table's default), name, silent, sent, "
+              "received, owed.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Show at most N people (after sorting).")  # fmt: skip
 @click.pass_obj
-def people(app: App, as_of: date | None, fmt: str) -> None:
+def people(app: App, as_of: date | None, fmt: str, sort: str | None, limit: int | None) -> None:
     """Every person with their key metrics."""
     reports = load_reports(app.config, app.store(), app.as_of(as_date(as_of)))
+    if sort is not None or limit is not None or fmt == "table":
+        reports = sort_people(reports, sort or "last", limit)
     if fmt == "json":
         text = json.dumps([r.to_json() for r in reports], indent=2, ensure_ascii=False)
         click.echo(json_for_terminal(text))
     else:
-        click.echo(for_terminal(people_table(reports)))
+        _ = translator(app.config.me.language)
+        click.echo(for_terminal(people_table(reports, translate=_, ordered=True)))
 
 
 @click.command()
