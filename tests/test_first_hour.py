@@ -181,3 +181,14 @@ def test_people_sort_limit_and_headers_in_the_users_language(tmp_path: Path) -> 
                           "--sort", "silent").output)  # type: ignore[attr-defined]  # fmt: skip
     silences = [r["stats"]["silence_days"] for r in rows if r["stats"]["silence_days"] is not None]
     assert silences == sorted(silences, reverse=True) and rows[0]["person"]["name"] == "Carla Diaz"
+
+
+def test_check_prints_json_for_scripts(tmp_path: Path) -> None:
+    import json
+
+    config = _sample(tmp_path)
+    result = run(config, "check", "--offline", "--format", "json")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    data = json.loads(result.output)  # type: ignore[attr-defined]
+    assert data["config"]["ok"] and data["rules"]["ok"] and data["database"]["exists"] is False
+    assert [s["ok"] for s in data["sources"]] == [True] * len(data["sources"])
