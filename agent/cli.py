@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -56,7 +57,30 @@ class AgentGroup(click.Group):
             sys.exit(1)
         finally:
             if isinstance(ctx.obj, App):
-                ctx.obj.close()
+                _close_deferring_signals(ctx.obj)
+
+
+def _close_deferring_signals(app: App) -> None:
+    """Close the database with SIGINT/SIGTERM held back: an interrupt inside the driver's
+    close left a traceback in the log and ended in click's "Aborted!". One that came in
+    meanwhile is honoured right after, as the usual one line and exit code."""
+    from agent.entry import Terminated, interrupted
+
+    caught: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, lambda n, _f: caught.append(n))
+        except ValueError:  # not the main thread: nothing to hold back
+            break
+    try:
+        app.close()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if caught:
+        exc = Terminated() if caught[0] == signal.SIGTERM else KeyboardInterrupt()
+        sys.exit(interrupted(exc))
 
 
 def _disk_full(exc: BaseException) -> bool:

@@ -38,11 +38,21 @@ def interrupted(exc: BaseException) -> int:
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        import click
+
         from agent.cli import main as cli
 
-        cli(prog_name="agent")
+        # Not click's standalone mode: it would turn an interrupt into "Aborted!", exit 1.
+        try:
+            code = cli.main(prog_name="agent", standalone_mode=False)
+        except click.ClickException as exc:  # bad usage: click's own message, exit 2
+            exc.show()
+            code = exc.exit_code
+        except click.exceptions.Abort:
+            code = 1
     except KeyboardInterrupt as exc:
-        sys.exit(interrupted(exc))
+        code = interrupted(exc)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

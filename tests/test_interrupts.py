@@ -86,12 +86,14 @@ def test_interrupts_at_many_moments_lose_and_double_nothing(
     for after in (0.1, 0.2, 0.35, 0.6, 0.9, 1.3, 1.8, 2.5):
         code, output = interrupted_sync(config, after, signum)
         assert "Traceback" not in output and "locked" not in output, output
-        if code == -signum:
-            # Python itself, shutting down after a finished sync, no longer handles signals.
-            assert "new messages" in output, output
-        elif code != 0:  # else the sync may simply have finished first
-            assert code == expected, output
-            assert output.strip().splitlines()[-1] in ("interrupted", "terminated"), output
+        if code == 0:
+            continue  # the sync finished before the signal
+        # Killed by the signal itself is what a shell also reports as 128 + N: Python ends
+        # that way after our one line when the interrupt lands in its own shutdown, or
+        # after a finished sync once it no longer handles signals.
+        assert code in (expected, -signum), output
+        last = output.strip().splitlines()[-1] if output.strip() else ""
+        assert last in ("interrupted", "terminated") or "new messages" in output, output
     done = agent(config, "sync")
     assert done.returncode == 0, done.stderr
     assert people(config) == reference
