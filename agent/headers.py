@@ -17,7 +17,7 @@ from email.header import decode_header
 from email.utils import getaddresses, parsedate_to_datetime
 
 from agent.model import Address, MessageMeta
-from agent.subjects import is_reply_subject, subject_reason, thread_index, topic
+from agent.subjects import read_subject, subject_reason, thread_index, topic
 
 # Headers that only bulk-mail services add (Amazon SES, Mailgun, SendGrid, Mandrill,
 # Mailchimp, Salesforce Marketing Cloud, the CSA whitelist): a shop or newsletter without
@@ -96,6 +96,7 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
     in_reply_to = _first_id(fields.get("in-reply-to"))
     references = tuple(_MSGID.findall(fields.get("references", "")))
     conversation, index_reply = thread_index(fields.get("thread-index"))
+    subject_topic, subject_reply = read_subject(subject)
     return MessageMeta(
         key=_key(fields),
         date=date,
@@ -112,9 +113,9 @@ def parse_headers(raw: bytes, fallback_date: datetime | None = None) -> MessageM
         automated=automated_reason(fields, sender, subject),
         problems=tuple(problems),
         list_address=list_address(fields, to + cc),
-        topic=topic(subject or fields.get("thread-topic", "")),
+        topic=subject_topic if subject else topic(fields.get("thread-topic")),
         conversation=conversation,
-        reply=bool(in_reply_to or references or index_reply or is_reply_subject(subject)),
+        reply=bool(in_reply_to or references or index_reply or subject_reply),
         authenticated=authenticated(fields.get("authentication-results"), sender),
         inbound="authentication-results" in fields,
         recipients_dropped=_overflow(fields),

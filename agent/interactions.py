@@ -171,14 +171,15 @@ def derive(
         _message_interactions(out, message, thread, identity, senders, thread in mine)
         if message.sender and identity.is_me(message.sender):
             mine.add(thread)
-    mail_ties = _ties(out, ordered, threads, identity)
+    links = _TieLinks.of(ordered, threads, identity)
+    mail_ties = links.ties(out, identity)
     meetings = list(meetings)
     trusted = mail_ties | _calendar_ties(meetings, identity)
     for meeting in meetings:
         _meeting_interactions(out, meeting, identity, trusted)
     for items in out.by_person.values():
         items.sort(key=lambda i: (i.when, i.key))
-    out.ties = _ties(out, ordered, threads, identity)
+    out.ties = links.ties(out, identity)  # now with the people met
     out.coverage = _coverage(every, identity)  # newsletters too show the archive kept a day
     return out
 
@@ -268,55 +269,60 @@ def _message_interactions(
     )
 
 
-def _ties(
-    out: Derived, messages: list[MessageRecord], threads: dict[str, str], identity: Identity
-) -> set[str]:
-    ties = {
-        person
-        for person, items in out.by_person.items()
-        if identity.profile(person) is not None
-        or any(i.kind == "meeting" or (i.kind == "out" and not i.group) for i in items)
-    }
-    answered = {
-        person
-        for person, items in out.by_person.items()
-        if any(i.kind == "in" and i.answers_me for i in items)
-    }
-    ties |= answered
-    ties |= _introduced(messages, ties, identity)
-    # A stranger writing in a thread whose To/Cc holds a known tie.
-    in_thread: dict[str, set[str]] = {}
-    for m in messages:
-        people = in_thread.setdefault(threads.get(m.key, m.key), set())
-        for email in (*m.to, *m.cc):
-            person = identity.canonical(email)
-            if person is not None:
-                people.add(person)
-    for person, items in out.by_person.items():
-        if person in ties:
-            continue
-        for i in items:
-            if i.kind == "in" and i.thread and (in_thread.get(i.thread, set()) - {person}) & ties:
-                ties.add(person)
-                break
-    return ties
+@dataclass(frozen=True)
+class _TieLinks:
+    """How a tie passes to a stranger, read once from the mail: introductions (a message
+    to me from someone, with others in To/Cc) and the people in each thread's To/Cc."""
 
+    introductions: tuple[tuple[str, frozenset[str]], ...]
+    in_thread: dict[str, frozenset[str]]
 
-def _introduced(messages: list[MessageRecord], ties: set[str], identity: Identity) -> set[str]:
-    """People a known tie wrote to me together with, in a small message: an introduction
-    ("Ana, meet Dora") makes Dora's direct question one that waits on me."""
-    out: set[str] = set()
-    for m in messages:
-        sender = identity.canonical(m.sender) if m.sender else None
-        if sender not in ties or m.visible_count > GROUP_RECIPIENTS:
-            continue
-        if not any(identity.is_me(e) for e in (*m.to, *m.cc)):
-            continue
-        for email in (*m.to, *m.cc):
-            person = identity.canonical(email)
-            if person is not None and person != sender:
-                out.add(person)
-    return out
+    @classmethod
+    def of(
+        cls, messages: list[MessageRecord], threads: dict[str, str], identity: Identity
+    ) -> _TieLinks:
+        intros: list[tuple[str, frozenset[str]]] = []
+        in_thread: dict[str, set[str]] = {}
+        for m in messages:
+            people = {p for p in map(identity.canonical, (*m.to, *m.cc)) if p is not None}
+            in_thread.setdefault(threads.get(m.key, m.key), set()).update(people)
+            sender = identity.canonical(m.sender) if m.sender else None
+            if sender is None or m.visible_count > GROUP_RECIPIENTS:
+                continue
+            if any(identity.is_me(e) for e in (*m.to, *m.cc)):
+                intros.append((sender, frozenset(people - {sender})))
+        return cls(tuple(intros), {t: frozenset(p) for t, p in in_thread.items()})
+
+    def ties(self, out: Derived, identity: Identity) -> set[str]:
+        """People I wrote to directly (not group mail), met, listed in [[people]], who
+        answered a thread of mine; then those a tie introduced (a small message to me from
+        the tie, with them in To/Cc: "Ana, meet Dora"), and strangers writing in a thread
+        whose To/Cc holds a tie."""
+        ties = {
+            person
+            for person, items in out.by_person.items()
+            if identity.profile(person) is not None
+            or any(
+                i.kind == "meeting" or (i.kind == "out" and not i.group) or
+                (i.kind == "in" and i.answers_me)
+                for i in items
+            )
+        }  # fmt: skip
+        known = set(ties)
+        for sender, others in self.introductions:
+            if sender in known:
+                ties |= others
+        for person, items in out.by_person.items():
+            if person in ties:
+                continue
+            for i in items:
+                if i.kind == "in" and i.thread and (self._people(i.thread) - {person}) & ties:
+                    ties.add(person)
+                    break
+        return ties
+
+    def _people(self, thread: str) -> frozenset[str]:
+        return self.in_thread.get(thread, frozenset())
 
 
 def _coverage(messages: list[MessageRecord], identity: Identity) -> Coverage:

@@ -151,13 +151,16 @@ class Store:
     ) -> int:
         new = 0
         for start in range(0, len(found), CHUNK):
-            chunk = self._own_keys(conn, found[start : start + CHUNK])
+            part = found[start : start + CHUNK]
+            known = self._known_messages(conn, {_fit_id(item.meta.key) for item in part})
+            chunk, moved = _own_keys(part, known)
+            if moved:  # reused Message-IDs, rare: their own keys may be stored already too
+                known.update(self._known_messages(conn, moved))
             rows: dict[str, dict[str, Any]] = {}
             topic_key = self._topic_hash_key(conn)
             for item in chunk:
                 row = _message_row(item.meta, topic_key, trust.of(item.meta))
                 rows[row["key"]] = _better_row(rows.get(row["key"]), row)
-            known = self._known_messages(conn, set(rows))
             fresh = [row for key, row in rows.items() if key not in known]
             new += len(fresh)
             self._insert_ignore(conn, s.messages, fresh)
@@ -170,27 +173,6 @@ class Store:
             self._insert_ignore(conn, s.message_refs, _ref_rows(chunk))
             self._insert_ignore(conn, s.locations, _location_rows(source, folder, validity, chunk))
         return new
-
-    def _own_keys(self, conn: Connection, chunk: Sequence[Located]) -> list[Located]:
-        """The chunk with each message under its own key: a Message-ID already stored (or
-        seen earlier in the chunk) for another sender or Date is someone reusing it, and that
-        message gets a key of its own, so it can neither replace nor merge into the first."""
-        keys = {_fit_id(item.meta.key) for item in chunk}
-        m = s.messages.c
-        query = select(m.key, m.sender, m.date, m.date_source).where(m.key.in_(keys))
-        owners = {row.key: (row.sender, row.date, row.date_source) for row in conn.execute(query)}
-        out = []
-        for item in chunk:
-            meta = item.meta
-            key = _fit_id(meta.key)
-            mine = _identity_of(meta)
-            owner = owners.setdefault(key, mine)
-            if owner is not mine and not _same_message(owner, mine):
-                key = _fit_id(f"{meta.key}#{_identity_hash(mine)}")
-                meta = dataclasses.replace(meta, key=key)
-                item = dataclasses.replace(item, meta=meta)
-            out.append(item)
-        return out
 
     def _topic_hash_key(self, conn: Connection) -> bytes:
         if self._topic_key is None:
@@ -205,7 +187,7 @@ class Store:
         if not keys:
             return {}
         m = s.messages.c
-        query = select(*(m[c] for c in _MERGED)).where(m.key.in_(keys))
+        query = select(*(m[c] for c in _MERGED), m.sender).where(m.key.in_(keys))
         return {row.key: dict(row._mapping) for row in conn.execute(query)}
 
     def _update_message(self, conn: Connection, row: dict[str, Any]) -> None:
@@ -441,8 +423,8 @@ class Store:
             params = (process(until) if process else until,)
         parse = datetime.fromisoformat
         for row in self._driver_rows(sql + " ORDER BY date, key", params):
-            reply = None if row[9] is None else bool(row[9])
-            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:9], reply, bool(row[10]))
+            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:9], bool(row[9]),
+                   bool(row[10]))  # fmt: skip
 
     def address_tuples(self) -> Iterator[tuple[str, str, str]]:
         """(key, role, email) of every stored recipient, as plain tuples."""
@@ -663,6 +645,33 @@ class _Trust:
 Owner = tuple[str | None, datetime, str]  # sender, date, date_source
 
 
+def _own_keys(
+    chunk: Sequence[Located], known: dict[str, dict[str, Any]]
+) -> tuple[list[Located], set[str]]:
+    """The chunk with each message under its own key, and the keys that were moved.
+
+    A Message-ID already stored (``known``) or seen earlier in the chunk for another sender
+    or Date is someone reusing it: that message gets a key of its own, so it can neither
+    replace nor merge into the first.
+    """
+    owners: dict[str, Owner] = {
+        key: (row["sender"], row["date"], row["date_source"]) for key, row in known.items()
+    }
+    out: list[Located] = []
+    moved: set[str] = set()
+    for item in chunk:
+        meta = item.meta
+        key = _fit_id(meta.key)
+        mine = _identity_of(meta)
+        owner = owners.setdefault(key, mine)
+        if owner is not mine and not _same_message(owner, mine):
+            key = _fit_id(f"{meta.key}#{_identity_hash(mine)}")
+            moved.add(key)
+            item = dataclasses.replace(item, meta=dataclasses.replace(meta, key=key))
+        out.append(item)
+    return out, moved
+
+
 def _identity_of(meta: MessageMeta) -> Owner:
     return (_email(meta.sender.email) if meta.sender else None, meta.date, meta.date_source)
 
@@ -709,16 +718,13 @@ def _better_row(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, An
     old_rank, new_rank = _DATE_RANK.get(old["date_source"], 0), _DATE_RANK.get(new["date_source"])
     better_date = new_rank is not None and new_rank > old_rank
     unlisted = old["automated"] == LIST_REASON and new["automated"] is None
-    fills = old.get("reply") is None and new.get("reply") is not None
     more = new["recipient_count"] > old["recipient_count"]
     trusted = bool(new.get("from_trusted")) and not old.get("from_trusted")
-    if not (better_date or unlisted or fills or more or trusted):
+    if not (better_date or unlisted or more or trusted):
         return old
     merged = dict(old)
     if trusted:  # this copy is in Sent (or authenticated): the message is mine
         merged["from_trusted"] = True
-    if fills:  # a row stored before schema 2, read again
-        merged.update(topic=new["topic"], conversation=new["conversation"], reply=new["reply"])
     if better_date:
         merged.update(date=new["date"], date_source=new["date_source"])
     if unlisted:

@@ -76,21 +76,27 @@ def strip_prefixes(subject: str) -> tuple[str, bool]:
     return text, first_word is not None and bool(_REPLY.match(first_word))
 
 
-def topic(subject: str | None) -> str | None:
-    """The conversation's topic: prefixes and list tags stripped, case and spacing folded.
+def read_subject(subject: str | None) -> tuple[str | None, bool]:
+    """The conversation's topic and whether the subject marks a reply, in one pass.
 
-    ``topic("AW: [team] Re:  Budget 2001")`` == ``topic("Budget 2001")`` == ``"budget 2001"``.
-    None for an empty subject, which names no conversation.
+    The topic has prefixes and list tags stripped, case and spacing folded:
+    ``read_subject("AW: [team] Re:  Budget 2001")`` == ``("budget 2001", True)``. An empty
+    subject names no conversation: ``(None, False)``.
     """
     if not subject:
-        return None
-    text, _ = strip_prefixes(subject)
+        return None, False
+    text, reply = strip_prefixes(subject)
     folded = _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
-    return folded or None
+    return folded or None, reply
+
+
+def topic(subject: str | None) -> str | None:
+    """The topic alone: ``topic("Re: Budget")`` == ``topic("budget")`` == ``"budget"``."""
+    return read_subject(subject)[0]
 
 
 def is_reply_subject(subject: str | None) -> bool:
-    return bool(subject) and strip_prefixes(subject or "")[1]
+    return read_subject(subject)[1]
 
 
 def subject_reason(subject: str | None) -> str | None:

@@ -101,7 +101,7 @@ def test_interrupts_at_many_moments_lose_and_double_nothing(
 
 def test_the_interrupted_run_is_recorded(maildir: Path) -> None:
     config = write_config(maildir.parent, maildir, "status")
-    code, _ = interrupted_sync(config, 1.0, signal.SIGINT)
+    code, _ = interrupted_sync(config, 0.6, signal.SIGINT)
     if code == 0:
         pytest.skip("the sync finished before the signal")
     status = json.loads(agent(config, "status", "--format", "json").stdout)
