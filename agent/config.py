@@ -22,7 +22,7 @@ from agent import paths
 from agent.durations import parse_duration
 from agent.errors import UserError
 from agent.schedule_spec import ScheduleSpec, parse_schedule
-from agent.secrets import OAUTH2_TOKEN, SecretSpec
+from agent.secrets import OAUTH2_TOKEN, SecretKind, SecretSpec
 
 log = logging.getLogger(__name__)
 
@@ -266,13 +266,13 @@ def _database(r: _Reader, t: dict[str, Any]) -> str:
 
 
 def _secret(r: _Reader, t: dict[str, Any], table: str, allow_oauth: bool) -> SecretSpec | None:
-    keys = {
+    keys: dict[str, SecretKind] = {
         "password_command": "command",
         "password_env": "env",
         "password_credential": "credential",
         "password": "plain",
     }
-    found = [(k, kind) for k, kind in keys.items() if k in t]
+    found: list[tuple[str, SecretKind]] = [(k, kind) for k, kind in keys.items() if k in t]
     if allow_oauth and "oauth2_token_command" in t:
         found.append(("oauth2_token_command", "command"))
     if len(found) > 1:

@@ -141,7 +141,6 @@ METRICS: tuple[Metric, ...] = (
 )
 
 METRIC_NAMES: frozenset[str] = frozenset(m.name for m in METRICS)
-DATE_METRICS: frozenset[str] = frozenset(m.name for m in METRICS if m.unit == "date")
 
 
 def markdown_table() -> str:

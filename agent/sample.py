@@ -16,7 +16,6 @@ from pathlib import Path
 
 AS_OF = date(2026, 11, 20)
 ME = ("Ana Example", "ana@example.org")
-ME_PRIVATE = "ana.private@example.net"
 
 
 @dataclass

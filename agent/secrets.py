@@ -12,11 +12,12 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from agent.errors import OperationError, UserError
 from agent.files import read_regular_file
 
-KINDS = ("command", "env", "credential", "plain")
+SecretKind = Literal["command", "env", "credential", "plain"]
 OAUTH2_TOKEN = "OAuth2 token"  # SecretSpec.purpose for oauth2_token_command: log in with XOAUTH2
 COMMAND_TIMEOUT = 60.0
 
@@ -25,11 +26,11 @@ COMMAND_TIMEOUT = 60.0
 class SecretSpec:
     """Where a secret comes from.
 
-    ``kind`` is one of KINDS; ``value`` is the command, variable or credential name (or, for
+    ``kind`` says where; ``value`` is the command, variable or credential name (or, for
     "plain", the secret itself, which repr() hides).
     """
 
-    kind: str
+    kind: SecretKind
     value: str
     purpose: str = "password"
 

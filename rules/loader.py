@@ -407,7 +407,3 @@ def _strings(problems: list[str], where: str, raw: Any) -> tuple[str, ...]:
 
 def _domains(domains: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(d.removeprefix("*.").lstrip("@") for d in domains)
-
-
-# The name some callers use; same function.
-load_ruleset = load_rules

@@ -353,11 +353,3 @@ def test_paths_are_relative_to_the_config_file(
         Path("/srv/rules/b.yaml"),
         Path("~/c.yaml").expanduser(),
     )
-
-
-def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    example = Path(__file__).resolve().parents[1] / "config.example.toml"
-    if not example.exists():
-        pytest.skip("no config.example.toml yet")
-    monkeypatch.setenv("HOME", "/home/ana")
-    load_config(str(example))

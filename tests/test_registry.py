@@ -10,4 +10,3 @@ def test_connector_registry_is_pinned() -> None:
     for name in MODULES:
         cls = connector_class(name)
         assert name == cls.NAME
-        assert callable(cls.sync) and callable(cls.check)

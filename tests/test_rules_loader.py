@@ -10,7 +10,7 @@ import pytest
 from agent.errors import UserError
 from agent.person import Person
 from rules import loader
-from rules.loader import BUILTIN_PATH, load_builtin, load_rules, load_ruleset
+from rules.loader import BUILTIN_PATH, load_builtin, load_rules
 
 BUILTIN_IDS = ("reply-owed", "follow-up", "overdue", "fading", "not-reciprocating", "one-sided")
 
@@ -35,7 +35,6 @@ def test_builtin_rules_load_in_order_with_settings() -> None:
     assert ruleset.settings["fading_factor"] == 2.5
     assert ruleset.settings["min_fading_days"] == 30
     assert all(r.description and r.message and r.suggestion for r in ruleset.rules)
-    assert load_ruleset is load_rules
 
 
 def test_user_file_overrides_settings_and_adds_a_rule(tmp_path: Path) -> None:

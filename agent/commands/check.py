@@ -117,9 +117,9 @@ def _is_local(source: object) -> bool:
 
 
 def _load_rules(app: App) -> str:
-    from rules.loader import load_ruleset
+    from rules.loader import load_rules
 
-    ruleset = load_ruleset(app.config.rule_files)
+    ruleset = load_rules(app.config.rule_files)
     return f"{len(ruleset.rules)} active rules"
 
 

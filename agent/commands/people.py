@@ -82,9 +82,9 @@ def _not_a_person(app: App, network: Network, query: str) -> str | None:
 
 def _explain(app: App, report: PersonReport) -> list[object]:
     from rules.engine import explain
-    from rules.loader import load_ruleset
+    from rules.loader import load_rules
 
-    return list(explain(load_ruleset(app.config.rule_files), report))
+    return list(explain(load_rules(app.config.rule_files), report))
 
 
 COMMANDS = [people, person]
