@@ -1,5 +1,5 @@
 """`python -m agent` is the `agent` command."""
 
-from agent.entry import main
+from agent.cli.entry import main
 
 main()

@@ -1,8 +1,8 @@
 """The protocol floor: what fetching exactly the headers sync needs costs, and nothing else.
 
 Logs in, and for each folder: SELECT (read-only), UID SEARCH ALL, then UID FETCH of
-``BODY.PEEK[HEADER.FIELDS (agent.headers.FIELDS)]`` + INTERNALDATE in batches of the same size
-the IMAP connector uses, discarding the answers. No parsing, no database. Run as its own
+``BODY.PEEK[HEADER.FIELDS (connectors.mail.headers.FIELDS)]`` + INTERNALDATE in batches of the same
+size the IMAP connector uses, discarding the answers. No parsing, no database. Run as its own
 process (``python -m bench.floor ...``) so it pays the same interpreter start as ``agent sync``.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 from imapclient import IMAPClient, SocketTimeout
 
-from agent.headers import FIELDS
+from connectors.mail.headers import FIELDS
 
-# The same items as connectors.imap.FETCH_ITEMS, spelled out so the floor does not pay for
+# The same items as connectors.mail.imap.FETCH_ITEMS, spelled out so the floor does not pay for
 # importing the agent (SQLAlchemy) that it is measured against.
 FETCH = [f"BODY.PEEK[HEADER.FIELDS ({' '.join(FIELDS).upper()})]", "INTERNALDATE"]
 

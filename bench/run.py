@@ -297,7 +297,9 @@ def _tail(text: str) -> str:
 
 
 def _stored(url: str) -> int:
-    from agent.store import Store  # imported late: the bench itself stays light until needed
+    from agent.store.database import (
+        Store,  # imported late: the bench itself stays light until needed
+    )
 
     store = Store.open(url)
     try:

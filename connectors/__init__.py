@@ -13,10 +13,10 @@ from connectors.base import Connector, Progress, no_progress
 
 # config type -> (module, class); each class declares the same NAME.
 MODULES: dict[str, tuple[str, str]] = {
-    "imap": ("connectors.imap", "ImapConnector"),
-    "maildir": ("connectors.maildir", "MaildirConnector"),
-    "ics": ("connectors.ics", "IcsConnector"),
-    "caldav": ("connectors.caldav", "CaldavConnector"),
+    "imap": ("connectors.mail.imap", "ImapConnector"),
+    "maildir": ("connectors.mail.maildir", "MaildirConnector"),
+    "ics": ("connectors.calendar.ics", "IcsConnector"),
+    "caldav": ("connectors.calendar.caldav", "CaldavConnector"),
 }
 
 __all__ = ["MODULES", "Connector", "Progress", "connector_class", "connector_for", "no_progress"]

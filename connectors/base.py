@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from agent.config import MeConfig
-from agent.store import Store
+if TYPE_CHECKING:  # the store imports connector vocabulary; only types flow back
+    from agent.config.settings import MeConfig
+    from agent.store.database import Store
 
 
 class Progress(Protocol):

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from agent.metrics import METRIC_NAMES, METRICS
-from agent.person import Person, PersonReport
+from agent.core.metrics import METRIC_NAMES, METRICS
+from agent.core.person import Person, PersonReport
 from rules.expr import BOOL, NUM, TEXT, Comparison, Expression
 from rules.findings import SEVERITIES, Finding
 from rules.template import safe_render, template_names
@@ -275,7 +275,7 @@ def _finding(
     rule: Rule, report: PersonReport, values: Mapping[str, Any], translate: Translate
 ) -> Finding:
     names = rule.evidence_names
-    if isinstance(values.get("rhythm"), str):  # a phrase (agent/rhythm.py): in the language
+    if isinstance(values.get("rhythm"), str):  # a phrase (agent/core/rhythm.py): in the language
         values = {**values, "rhythm": translate(values["rhythm"])}
     return Finding(
         rule=rule.id,

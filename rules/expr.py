@@ -3,7 +3,7 @@
 Source is parsed with ``ast`` (mode "eval"), checked against a whitelist of node types and
 names, and compiled into a tree of small node objects. User text is never passed to eval/exec.
 
-Semantics (DESIGN.md "Rules: YAML", agent/metrics.py):
+Semantics (DESIGN.md "Rules: YAML", agent/core/metrics.py):
 - any comparison with None is False; arithmetic with None gives None (so the rule stays quiet);
 - division by zero, overflow and type mismatches give None instead of an error;
 - ``and`` / ``or`` / ``not`` return booleans; None counts as false;

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.person import Person
+from agent.core.person import Person
 
 SEVERITIES = ("info", "warning", "alert")
 
@@ -36,7 +36,7 @@ class Finding:
 
 
 def _json_value(value: Any) -> Any:
-    # NaN and infinity are not JSON; a metric that cannot be computed is null (agent/metrics.py).
+    # NaN and infinity are not JSON; a metric that cannot be computed is null (agent/core/metrics).
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -22,10 +22,10 @@ from typing import Any
 
 import yaml
 
-from agent.durations import parse_duration
+from agent.config.durations import parse_duration
+from agent.config.files import read_regular_file
+from agent.core.metrics import METRIC_NAMES
 from agent.errors import UserError
-from agent.files import read_regular_file
-from agent.metrics import METRIC_NAMES
 from rules.engine import Match, Rule, RuleSet, metric_kinds
 from rules.expr import FUNCTIONS, NUM, ExprError, Expression, compile_expr
 from rules.findings import SEVERITIES

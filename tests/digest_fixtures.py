@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from agent.config import Config, parse_config
-from agent.person import Person, PersonReport
+from agent.config.settings import Config, parse_config
+from agent.core.person import Person, PersonReport
 from rules.findings import Finding
 
 AS_OF = date(2026, 11, 20)

@@ -16,9 +16,9 @@ from typing import Any
 from imapclient import IMAPClient
 from sqlalchemy import select
 
-from agent import schema as s
-from agent.config import MeConfig
-from agent.store import Store
+from agent.config.settings import MeConfig
+from agent.store import schema as s
+from agent.store.database import Store
 
 ME = "alice@example.org"
 ME_CONFIG = MeConfig(name="Alice", emails=(ME,), timezone="UTC")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import main
+from agent.cli.main import main
 from agent.sample import AS_OF, write_sample
 from tests.servers.dovecot import DovecotServer
 

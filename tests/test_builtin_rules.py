@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent.metrics import METRIC_NAMES
-from agent.person import Person, PersonReport
+from agent.core.metrics import METRIC_NAMES
+from agent.core.person import Person, PersonReport
 from rules.engine import (
     FIRED,
     NOT_APPLICABLE,

@@ -1,4 +1,4 @@
-"""connectors.caldav against a real Radicale server; the same calendar via file, HTTP, CalDAV."""
+"""connectors.calendar.caldav on a real Radicale server; one calendar via file, HTTP, CalDAV."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from agent.config import CalendarConfig, MeConfig
+from agent.config.secrets import SecretSpec
+from agent.config.settings import CalendarConfig, MeConfig
 from agent.errors import OperationError, UserError
-from agent.secrets import SecretSpec
-from agent.store import Store
-from connectors.caldav import CaldavConnector
-from connectors.ics import IcsConnector
+from agent.store.database import Store
+from connectors.calendar.caldav import CaldavConnector
+from connectors.calendar.ics import IcsConnector
 from tests.servers.common import free_port
 from tests.servers.http_feed import serve_feed
 from tests.servers.radicale import OTHER_PASSWORD, OTHER_USER, Radicale

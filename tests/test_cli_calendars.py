@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import main
+from agent.cli.main import main
 from tests.servers.http_feed import Feed, serve_feed
 from tests.servers.radicale import Radicale
 from tests.test_caldav import TEAM, upload

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import main
+from agent.cli.main import main
 from agent.sample import AS_OF, write_sample
-from agent.store import Store
+from agent.store.database import Store
 from tests.servers.common import free_port
 from tests.servers.smtp import SmtpServer
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import _Formatter, _stderr_is_journal
+from agent.cli.main import _Formatter, _stderr_is_journal
 
 
 def record(level: int, msg: str) -> logging.LogRecord:
-    return logging.LogRecord("agent.sync", level, __file__, 1, msg, None, None)
+    return logging.LogRecord("agent.runtime.sync", level, __file__, 1, msg, None, None)
 
 
 def test_people_see_level_and_message_debug_adds_the_module() -> None:
     assert _Formatter(False, False).format(record(logging.WARNING, "x")) == "warning: x"
-    assert _Formatter(True, False).format(record(logging.INFO, "x")) == "INFO agent.sync: x"
+    assert _Formatter(True, False).format(record(logging.INFO, "x")) == "INFO agent.runtime.sync: x"
 
 
 def test_journald_gets_syslog_priorities() -> None:

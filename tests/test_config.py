@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import find_config_path, load_config, parse_config
+from agent.config.secrets import SecretSpec
+from agent.config.settings import find_config_path, load_config, parse_config
 from agent.errors import UserError
-from agent.secrets import SecretSpec
 
 MINIMAL = """
 [me]
@@ -277,7 +277,7 @@ def test_oauth_token_and_plain_password(tmp_path: Path, caplog: pytest.LogCaptur
         "oauth2_token_command='oauth2 token'\n"
         "[smtp]\nhost='s'\npassword='hunter2'\n"
     )
-    with caplog.at_level(logging.WARNING, logger="agent.config"):
+    with caplog.at_level(logging.WARNING, logger="agent.config.settings"):
         config = load(text, tmp_path)
     assert config.accounts[0].secret == SecretSpec("command", "oauth2 token", "OAuth2 token")  # type: ignore[attr-defined]
     assert config.smtp.secret == SecretSpec("plain", "hunter2")  # type: ignore[attr-defined]
@@ -291,7 +291,7 @@ def test_unknown_keys_are_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixt
         "[[accounts]]\nname='m'\ntype='maildir'\npath='~/Mail'\nhost='ignored'\n"
         "[digest]\nwhen = 'monday'\n"
     )
-    with caplog.at_level(logging.WARNING, logger="agent.config"):
+    with caplog.at_level(logging.WARNING, logger="agent.config.settings"):
         load(text, tmp_path)
     warnings = [r.getMessage() for r in caplog.records]
     path = tmp_path / "config.toml"
@@ -308,7 +308,7 @@ def test_clear_text_to_a_remote_host_warns_but_loopback_does_not(
     account += "username='ana'\npassword_env='PW'\n"
     text = MINIMAL + account.format(n="lan", h="mail.lan") + account.format(n="lo", h="127.0.0.1")
     text += "[smtp]\nhost='localhost'\nsecurity='none'\n"
-    with caplog.at_level(logging.WARNING, logger="agent.config"):
+    with caplog.at_level(logging.WARNING, logger="agent.config.settings"):
         load(text, tmp_path)
     warnings = [r.getMessage() for r in caplog.records if "clear text" in r.getMessage()]
     assert len(warnings) == 1

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import CalendarConfig, MeConfig
+from agent.config.settings import CalendarConfig, MeConfig
 from agent.errors import UserError
-from agent.ical import CalendarError, parse_calendar
-from agent.store import Store
-from connectors.ics import IcsConnector
+from agent.store.database import Store
+from connectors.calendar.ical import CalendarError, parse_calendar
+from connectors.calendar.ics import IcsConnector
 from tests.servers.common import CORPORA, corpora
 
 pytestmark = pytest.mark.corpora

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from agent import schema as s
-from agent.config import AccountConfig, MeConfig
-from agent.headers import parse_headers
-from agent.store import Store
-from connectors.imap import ImapConnector
-from connectors.maildir import MaildirConnector
+from agent.config.settings import AccountConfig, MeConfig
+from agent.store import schema as s
+from agent.store.database import Store
+from connectors.mail.headers import parse_headers
+from connectors.mail.imap import ImapConnector
+from connectors.mail.maildir import MaildirConnector
 from tests.servers.common import corpora
 from tests.servers.dovecot import DovecotServer
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from agent import schema as s
-from agent.config import AccountConfig, MeConfig
-from agent.store import Store
-from connectors.maildir import MaildirConnector
+from agent.config.settings import AccountConfig, MeConfig
+from agent.store import schema as s
+from agent.store.database import Store
+from connectors.mail.maildir import MaildirConnector
 from tests.servers.common import corpora
 
 pytestmark = pytest.mark.corpora

@@ -464,7 +464,7 @@ def today() -> str:
 
 def record_sent(ws: Workspace, period: str) -> None:
     """A digest that went out in an earlier run, as that run recorded it."""
-    from agent.store import Store
+    from agent.store.database import Store
 
     store = Store.open(f"sqlite:///{ws.db}")
     store.record_digest(period, "<old@example.org>", "ana@example.org", 0, datetime.now(UTC))

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent import lock
-from agent.config import Config, parse_config
-from agent.daemon import (
+from agent.config.schedule import parse_schedule
+from agent.config.settings import Config, parse_config
+from agent.errors import OperationError
+from agent.runtime import lock
+from agent.runtime.daemon import (
     Attempts,
     Backoff,
     Daemon,
@@ -25,12 +27,10 @@ from agent.daemon import (
     due_period,
     next_digest,
 )
-from agent.errors import OperationError
-from agent.notify import Notifier
-from agent.schedule_spec import parse_schedule
-from agent.status import build_status, render_table
-from agent.store import Store
-from agent.sync import SourceResult
+from agent.runtime.notify import Notifier
+from agent.runtime.status import build_status, render_table
+from agent.runtime.sync import SourceResult
+from agent.store.database import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_8 = parse_schedule("monday 08:00")
@@ -141,8 +141,8 @@ def store(tmp_path: Path) -> Any:
 
 def _synced_once(s: Store) -> None:
     """A first sync has stored something: the daemon sends no digest of an empty archive."""
-    from agent.headers import parse_headers
-    from agent.model import Located
+    from agent.core.model import Located
+    from connectors.mail.headers import parse_headers
 
     raw = b"Message-ID: <m1@x>\nFrom: bob@example.com\nTo: ana@example.org\n\n"
     s.ingest("work", "INBOX", "1", [Located("INBOX", "1", parse_headers(raw, datetime.now(UTC)))])

@@ -1,4 +1,4 @@
-"""agent/delivery.py: build, send, and record only after the SMTP server accepted the digest."""
+"""agent.digest.delivery: build, send, and record only after the SMTP server accepted the digest."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import Config
-from agent.delivery import Analysis, default_period, deliver_digest, prepare_digest
+from agent.config.settings import Config
+from agent.digest.delivery import Analysis, default_period, deliver_digest, prepare_digest
 from agent.errors import OperationError, UserError
-from agent.store import Store
+from agent.store.database import Store
 from tests.digest_fixtures import config, findings, reports
 from tests.servers.common import free_port
 from tests.servers.smtp import SmtpServer

@@ -1,4 +1,4 @@
-"""agent/digest.py: grouping, order, one entry per person, summary, JSON contract."""
+"""agent/digest/build.py: grouping, order, one entry per person, summary, JSON contract."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agent.digest import build_digest
+from agent.digest.build import build_digest
 from tests.digest_fixtures import (
     AS_OF,
     BOB,

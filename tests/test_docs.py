@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.metrics import markdown_table
+from agent.core.metrics import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,7 +17,7 @@ def test_readme_metric_table_matches_the_registry() -> None:
 
 
 def test_example_config_is_valid() -> None:
-    from agent.config import load_config
+    from agent.config.settings import load_config
 
     config = load_config(str(ROOT / "config.example.toml"))
     assert config.me.emails

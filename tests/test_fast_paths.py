@@ -1,8 +1,8 @@
 """The sync's fast paths give exactly what the general code gives, or step aside.
 
-connectors.imap.HeaderClient reads plain FETCH answers by hand and hands anything else to
-imapclient; agent.headers splits clean CRLF blocks and common Date headers by hand and hands
-anything else to the line-by-line splitter and email.utils. Both must agree wherever the fast
+connectors.mail.imap.HeaderClient reads plain FETCH answers by hand and hands anything else to
+imapclient; connectors.mail.headers splits clean CRLF blocks and common Date headers by hand and
+hands anything else to the line-by-line splitter and email.utils. Both must agree wherever the fast
 path answers.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from imapclient.response_parser import parse_fetch_response
 
-from agent.headers import _parse_date, _split_clean, _split_lines
-from connectors.imap import _fast_fetch_response
+from connectors.mail.headers import _parse_date, _split_clean, _split_lines
+from connectors.mail.imap import _fast_fetch_response
 
 BODY = b"BODY[HEADER.FIELDS (FROM TO)]"
 LITERAL = b"From: a@b.org\r\nTo: c@d.org\r\n\r\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import main
+from agent.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def test_a_damaged_database_is_named_with_a_way_out(tmp_path: Path) -> None:
 
 
 def test_config_typos_get_did_you_mean(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from agent.config import load_config
+    from agent.config.settings import load_config
 
     path = tmp_path / "config.toml"
     path.write_text(
@@ -110,9 +110,9 @@ def test_digest_send_dry_run_prints_the_mail_and_sends_nothing(tmp_path: Path) -
 
 @pytest.mark.parametrize("columns", [60, 80, 120])
 def test_the_people_table_fits_the_terminal_with_wide_and_combining_names(columns: int) -> None:
-    from agent.person import Person, PersonReport
-    from agent.textwidth import width
-    from agent.views import people_table
+    from agent.cli.textwidth import width
+    from agent.cli.views import people_table
+    from agent.core.person import Person, PersonReport
 
     names = ["山田太郎", "Zoë Ådahl", "Zoe\u0301 Combining", "🎉 Party Planner 🎉",
              "A Very Long Name That Goes On And On Beyond Any Column"]  # fmt: skip
@@ -133,9 +133,9 @@ def test_a_second_sync_waits_briefly_then_names_who_holds_the_database(
 ) -> None:
     import os
 
-    from agent import lock
-    from agent.commands import sync as sync_command
-    from agent.store import Store
+    from agent.cli.commands import sync as sync_command
+    from agent.runtime import lock
+    from agent.store.database import Store
 
     config = _sample(tmp_path)
     db = next(line for line in config.read_text().splitlines() if line.startswith("url"))
@@ -156,7 +156,7 @@ def test_a_second_sync_waits_briefly_then_names_who_holds_the_database(
 def test_person_and_rules_list_wrap_to_the_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agent.textwidth import width
+    from agent.cli.textwidth import width
 
     config = _sample(tmp_path)
     assert run(config, "sync").exit_code == 0  # type: ignore[attr-defined]

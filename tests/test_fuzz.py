@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.config import MeConfig
-from agent.headers import FIELDS, MAX_ADDRESSES, parse_headers, split_fields
-from agent.ical import MAX_TEXT_OCCURRENCES, CalendarError, parse_calendar
+from agent.config.settings import MeConfig
+from connectors.calendar.ical import MAX_TEXT_OCCURRENCES, CalendarError, parse_calendar
+from connectors.mail.headers import FIELDS, MAX_ADDRESSES, parse_headers, split_fields
 from rules.expr import ExprError, compile_expr
 from rules.template import check_template, safe_render
 
@@ -57,7 +57,7 @@ def test_the_header_parser_never_raises_and_is_deterministic(raw: bytes) -> None
                                                              st.binary(max_size=60))),
                 max_size=8))  # fmt: skip
 def test_the_fast_fetch_reader_never_raises(raw: list[object]) -> None:
-    from connectors.imap import _fast_fetch_response
+    from connectors.mail.imap import _fast_fetch_response
 
     result = _fast_fetch_response(raw, True)
     assert result is None or isinstance(result, dict)

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.headers import (
+from agent.core.identity import is_noreply
+from agent.core.model import Address
+from connectors.mail.headers import (
     FIELDS,
     MAX_ADDRESSES,
     automated_reason,
-    is_noreply,
     parse_headers,
     split_fields,
 )
-from agent.model import Address
-from connectors.maildir import _read_header_block
+from connectors.mail.maildir import _read_header_block
 from tests.servers.common import corpora
 
 BASIC = (

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import parse_config
-from agent.headers import parse_headers
-from agent.model import Located
-from agent.network import load_network
-from agent.store import Store
+from agent.config.settings import parse_config
+from agent.core.model import Located
+from agent.core.pipeline import load_network
+from agent.store.database import Store
+from connectors.mail.folders import is_sent
+from connectors.mail.headers import parse_headers
 
 ANA = "ana@example.org"
 BOB = "bob@example.com"
@@ -41,7 +42,7 @@ def put(store: Store, folder: str, *raws: bytes) -> None:
     found = [
         Located(folder, f"{folder}-{n}-{hash(r)}", parse_headers(r)) for n, r in enumerate(raws)
     ]
-    store.ingest("acct", folder, "", found)
+    store.ingest("acct", folder, "", found, sent=is_sent(folder))  # as a connector decides
 
 
 @pytest.fixture(autouse=True)
@@ -125,9 +126,9 @@ def test_a_real_list_address_is_still_not_a_person(store: Store) -> None:
 
 
 def test_references_to_other_peoples_messages_merge_no_threads() -> None:
-    from agent.config import parse_config as config_of
-    from agent.identity import Identity
-    from agent.interactions import MessageRecord, derive
+    from agent.config.settings import parse_config as config_of
+    from agent.core.identity import Identity
+    from agent.core.interactions import MessageRecord, derive
 
     ident = Identity(config_of({"me": {"emails": [ANA]}, "database": {"url": "sqlite://"}}))
     t0 = NOW - timedelta(days=10)
@@ -150,7 +151,7 @@ def test_references_to_other_peoples_messages_merge_no_threads() -> None:
 def test_escapes_in_names_never_reach_the_terminal(store: Store, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from agent.cli import main
+    from agent.cli.main import main
 
     name = (
         "=?utf-8?b?"
@@ -202,8 +203,8 @@ def test_a_rules_file_that_does_not_parse_never_echoes_its_lines(tmp_path: Path)
 def test_a_credential_stays_inside_the_credentials_directory(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from agent.config.secrets import SecretSpec, resolve
     from agent.errors import UserError
-    from agent.secrets import SecretSpec, resolve
 
     (tmp_path / "creds").mkdir()
     (tmp_path / "outside").write_text("not yours")
@@ -230,7 +231,7 @@ def _calendar(*rules: str) -> str:
 def test_recurrence_bombs_are_skipped_at_once_with_a_warning(rule: str) -> None:
     import time
 
-    from agent.ical import parse_calendar
+    from connectors.calendar.ical import parse_calendar
 
     started = time.monotonic()
     parsed = parse_calendar(_calendar(*[rule] * 10), CONFIG.me, NOW, "feed")
@@ -239,7 +240,7 @@ def test_recurrence_bombs_are_skipped_at_once_with_a_warning(rule: str) -> None:
 
 
 def test_a_calendar_cannot_store_more_than_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent import ical
+    from connectors.calendar import ical
 
     monkeypatch.setattr(ical, "MAX_TEXT_OCCURRENCES", 500)  # 50,000 in real use
     parsed = ical.parse_calendar(_calendar(*["FREQ=DAILY"] * 12), CONFIG.me, NOW, "feed")
@@ -248,7 +249,7 @@ def test_a_calendar_cannot_store_more_than_its_budget(monkeypatch: pytest.Monkey
 
 
 def test_a_real_daily_meeting_is_not_refused() -> None:
-    from agent.ical import parse_calendar
+    from connectors.calendar.ical import parse_calendar
 
     parsed = parse_calendar(_calendar("FREQ=WEEKLY;COUNT=10"), CONFIG.me, NOW, "feed")
     assert len(parsed.meetings) == 10 and parsed.warnings == []
@@ -262,7 +263,7 @@ def test_a_full_disk_is_one_line_and_the_next_sync_resumes(
     from click.testing import CliRunner
     from sqlalchemy.exc import OperationalError
 
-    from agent.cli import main
+    from agent.cli.main import main
 
     root = tmp_path / "Mail"
     for sub in ("cur", "new", "tmp"):
@@ -302,7 +303,7 @@ def test_a_calendar_password_over_plain_http_is_warned_about(
 
 
 def test_thousands_of_recipients_are_counted_not_kept() -> None:
-    from agent.headers import MAX_ADDRESSES
+    from connectors.mail.headers import MAX_ADDRESSES
 
     cc = ", ".join(f"p{n}@example.net" for n in range(3000))
     meta = parse_headers(mail("big@x", BOB, ANA, 1, f"Cc: {cc}\n"))
@@ -311,9 +312,9 @@ def test_thousands_of_recipients_are_counted_not_kept() -> None:
 
 
 def test_a_strangers_unanswered_invitation_is_no_meeting() -> None:
-    from agent.config import parse_config as config_of
-    from agent.identity import Identity
-    from agent.interactions import MeetingRecord, MessageRecord, derive
+    from agent.config.settings import parse_config as config_of
+    from agent.core.identity import Identity
+    from agent.core.interactions import MeetingRecord, MessageRecord, derive
 
     ident = Identity(config_of({"me": {"emails": [ANA]}, "database": {"url": "sqlite://"}}))
     t0 = NOW - timedelta(days=40)

@@ -1,4 +1,4 @@
-"""agent.ical: calendar text -> meetings with me, one per occurrence (pure, no I/O)."""
+"""connectors.calendar.ical: calendar text -> meetings with me, one per occurrence (pure)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import MeConfig
-from agent.ical import HORIZON, CalendarError, parse_calendar
-from agent.model import Attendee
+from agent.config.settings import MeConfig
+from agent.core.model import Attendee
+from connectors.calendar.ical import HORIZON, CalendarError, parse_calendar
 
 DATA = Path(__file__).parent / "data" / "calendars"
 ME = MeConfig("Ana Example", ("ana@example.org", "ana.private@example.net"), "Europe/Berlin")

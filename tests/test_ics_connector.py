@@ -1,4 +1,4 @@
-"""connectors.ics against files and a real HTTP server on loopback."""
+"""connectors.calendar.ics against files and a real HTTP server on loopback."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import CalendarConfig, MeConfig
+from agent.config.secrets import SecretSpec
+from agent.config.settings import CalendarConfig, MeConfig
 from agent.errors import OperationError, UserError
-from agent.secrets import SecretSpec
-from agent.store import Store
-from connectors.ics import IcsConnector
+from agent.store.database import Store
+from connectors.calendar.ics import IcsConnector
 from tests.servers.http_feed import serve_feed
 
 DATA = Path(__file__).parent / "data" / "calendars"
@@ -311,7 +311,7 @@ def test_a_redirect_on_the_feeds_own_host_and_port_is_followed(store, feed):
 
 
 def test_https_never_redirects_down_to_http():
-    from connectors.ics import _SafeRedirects
+    from connectors.calendar.ics import _SafeRedirects
 
     handler = _SafeRedirects("https://calendar.example.org/cal.ics")
 
@@ -331,6 +331,6 @@ def test_https_never_redirects_down_to_http():
       "https://calendar.google.com/calendar/ical/ana%40example.org/private-***/basic.ics")],
 )  # fmt: skip
 def test_secrets_in_feed_urls_are_never_shown(url, shown):
-    from connectors.ics import safe_url
+    from connectors.calendar.ics import safe_url
 
     assert safe_url(url) == shown

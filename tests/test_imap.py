@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 import pytest
 from imapclient import SocketTimeout
 
-from agent.config import AccountConfig
-from agent.secrets import SecretSpec
-from agent.store import Store
-from connectors.imap import ImapConnector
-from connectors.maildir import MaildirConnector
+from agent.config.secrets import SecretSpec
+from agent.config.settings import AccountConfig
+from agent.store.database import Store
+from connectors.mail.imap import ImapConnector
+from connectors.mail.maildir import MaildirConnector
 from tests.imap_helpers import (
     ME,
     ME_CONFIG,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.config.secrets import SecretSpec
 from agent.errors import OperationError, UserError
-from agent.secrets import SecretSpec
-from agent.store import Store
-from connectors.imap import ImapConnector
+from agent.store.database import Store
+from connectors.mail.imap import ImapConnector
 from tests.imap_helpers import ME_CONFIG, DropProxy, Recorder, fill, keys, locations, open_store
 from tests.servers.common import free_port
 from tests.servers.dovecot import DovecotServer
@@ -54,10 +54,10 @@ def test_connection_dropped_mid_fetch_loses_and_doubles_nothing(
 
 KILLED_SYNC = """
 import sys, time
-from agent.config import AccountConfig, MeConfig
-from agent.secrets import SecretSpec
-from agent.store import Store
-from connectors.imap import ImapConnector
+from agent.config.settings import AccountConfig, MeConfig
+from agent.config.secrets import SecretSpec
+from agent.store.database import Store
+from connectors.mail.imap import ImapConnector
 
 db, port, password = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 account = AccountConfig(name="dovecot", type="imap", host="127.0.0.1", port=port,

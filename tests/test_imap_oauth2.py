@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.config.secrets import SecretSpec
 from agent.errors import OperationError
-from agent.secrets import SecretSpec
-from agent.store import Store
-from connectors.imap import OAUTH2, ImapConnector
+from agent.store.database import Store
+from connectors.mail.imap import OAUTH2, ImapConnector
 from tests.imap_helpers import ME_CONFIG, fill, open_store
 from tests.servers.dovecot import DovecotServer, TokenIssuer
 

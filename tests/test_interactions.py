@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agent.config import parse_config
-from agent.identity import Identity
-from agent.interactions import ME, MeetingRecord, MessageRecord, derive
+from agent.config.settings import parse_config
+from agent.core.identity import Identity
+from agent.core.interactions import ME, MeetingRecord, MessageRecord, derive
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 

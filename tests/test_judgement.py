@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from agent.config import parse_config
-from agent.headers import parse_headers
-from agent.identity import Identity
-from agent.interactions import ME, UNKNOWN, Coverage, MessageRecord, derive, drop_copies
-from agent.stats import compute_stats
-from agent.subjects import is_reply_subject, subject_reason, thread_index, topic
+from agent.config.settings import parse_config
+from agent.core.identity import Identity
+from agent.core.interactions import ME, UNKNOWN, Coverage, MessageRecord, derive, drop_copies
+from agent.core.stats import compute_stats
+from connectors.mail.headers import parse_headers
+from connectors.mail.subjects import is_reply_subject, subject_reason, thread_index, topic
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ANA = "ana@example.org"
@@ -177,8 +177,8 @@ def test_no_verdict_where_the_archive_lacks_the_other_side() -> None:
 def test_a_version_1_database_migrates_and_reads_its_mail_again(tmp_path: object) -> None:
     from sqlalchemy import create_engine, func, select
 
-    from agent import schema as s
-    from agent.store import Store
+    from agent.store import schema as s
+    from agent.store.database import Store
 
     url = f"sqlite:///{tmp_path}/old.db"
     engine = create_engine(url)
@@ -196,7 +196,7 @@ def test_a_version_1_database_migrates_and_reads_its_mail_again(tmp_path: object
             assert conn.execute(select(func.count()).select_from(s.locations)).scalar() == 0
             assert conn.execute(select(s.store_keys.c.value)).scalar()
         meta = parse_headers(b"From: bob@x.org\nTo: ana@example.org\nSubject: Re: Hi\n\n", T0)
-        from agent.model import Located
+        from agent.core.model import Located
 
         assert store.ingest("m", "INBOX", "", [Located("INBOX", "1", meta)]) == 1
         [row] = list(store.iter_messages())
@@ -217,7 +217,7 @@ def test_an_introduction_by_a_tie_makes_the_strangers_question_owed() -> None:
 
 
 def test_addresses_sharing_a_full_name_are_one_person() -> None:
-    from agent.aliases import find_aliases, full_name
+    from agent.core.aliases import find_aliases, full_name
 
     assert full_name("Meyer, Bob") == full_name("bob meyer") is not None
     assert full_name("Bob") is None and full_name("Support Team") is None
@@ -240,14 +240,14 @@ def test_addresses_sharing_a_full_name_are_one_person() -> None:
      (None, None)],
 )  # fmt: skip
 def test_rhythm_in_words(days: float | None, words: str | None) -> None:
-    from agent.rhythm import rhythm_words
+    from agent.core.rhythm import rhythm_words
 
     assert rhythm_words(days) == words
 
 
 def test_rhythm_is_between_conversations_not_contact_days() -> None:
     # Carla writes monthly and I answer the next day: monthly, not "every 1 days".
-    from agent.interactions import Interaction
+    from agent.core.interactions import Interaction
 
     items = []
     for k in range(12):
@@ -266,8 +266,8 @@ def test_rhythm_is_between_conversations_not_contact_days() -> None:
      ("it", "prima vi sentivate circa ogni mese")],
 )  # fmt: skip
 def test_the_rhythm_is_said_in_the_digest_language(language: str, text: str) -> None:
+    from agent.core.person import Person, PersonReport
     from agent.i18n import translator
-    from agent.person import Person, PersonReport
     from rules.engine import evaluate
     from rules.loader import load_builtin
     from tests.test_builtin_rules import FADING, healthy
@@ -279,9 +279,9 @@ def test_the_rhythm_is_said_in_the_digest_language(language: str, text: str) -> 
 
 
 def test_the_digest_says_what_the_archive_covers_and_what_it_lacks() -> None:
-    from agent.digest import build_digest
+    from agent.digest.build import build_digest
+    from agent.digest.render import common
     from agent.i18n import translator
-    from agent.render import common
 
     incoming = (date(2026, 1, 1), date(2026, 1, 2), date(2026, 5, 1))
     outgoing = (date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 3, 25))
@@ -308,7 +308,7 @@ def test_the_digest_says_what_the_archive_covers_and_what_it_lacks() -> None:
      ("deadbeef@cafe.example", False), ("ana.example@mail.example", False)],
 )  # fmt: skip
 def test_rotating_and_verp_senders_are_machines(email: str, machine: bool) -> None:
-    from agent.headers import is_noreply
+    from agent.core.identity import is_noreply
 
     assert is_noreply(email) is machine
 
@@ -324,9 +324,9 @@ def test_person_says_why_an_address_is_not_a_person(tmp_path: object) -> None:
 
 
 def test_finding_people_exact_first_accents_and_case_folded() -> None:
+    from agent.cli.views import find_person
+    from agent.core.person import Person, PersonReport
     from agent.errors import UserError
-    from agent.person import Person, PersonReport
-    from agent.views import find_person
 
     people = [PersonReport(Person(n, f"Person {n}", (f"p{n}@x.org",)), {}) for n in range(1, 120)]
     people.append(PersonReport(Person(500, "Jürgen Müller", ("jm@x.de",)), {}))
@@ -341,7 +341,7 @@ def test_finding_people_exact_first_accents_and_case_folded() -> None:
 def test_an_empty_archive_is_not_a_healthy_network(tmp_path: object) -> None:
     from click.testing import CliRunner
 
-    from agent.cli import main
+    from agent.cli.main import main
 
     config = f"{tmp_path}/config.toml"
     with open(config, "w") as fh:

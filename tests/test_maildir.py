@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from agent.config import AccountConfig, MeConfig
+from agent.config.settings import AccountConfig, MeConfig
 from agent.errors import UserError
-from agent.store import Store
-from connectors import maildir as maildir_module
-from connectors.maildir import MaildirConnector
+from agent.store.database import Store
+from connectors.mail import maildir as maildir_module
+from connectors.mail.maildir import MaildirConnector
 
 ME = MeConfig(name="Ana", emails=("ana@example.org",), timezone="UTC")
 

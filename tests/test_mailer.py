@@ -1,4 +1,4 @@
-"""agent/mailer.py against real aiosmtpd servers on loopback: plain, AUTH, SSL, STARTTLS."""
+"""agent/digest/mailer.py against real aiosmtpd servers on loopback: plain, AUTH, SSL, STARTTLS."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent import mailer
-from agent.config import Config
+from agent.config.settings import Config
+from agent.digest import mailer
 from agent.errors import OperationError, UserError
 from tests.digest_fixtures import config
 from tests.servers.common import free_port

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import main
+from agent.cli.main import main
 
 AS_OF = date(2026, 11, 20)
 ME = ("Ana Example", "ana@example.org")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.notify import Notifier, watchdog_interval
+from agent.runtime.notify import Notifier, watchdog_interval
 
 
 @pytest.fixture(params=["path", "abstract"])

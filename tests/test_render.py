@@ -1,4 +1,4 @@
-"""agent/render: every format in every language; hostile names stay inert."""
+"""agent/digest/render: every format in every language; hostile names stay inert."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from agent.digest import Digest, build_digest
+from agent.core.person import Person
+from agent.digest.build import Digest, build_digest
+from agent.digest.render import FORMATS, render
+from agent.digest.render.common import HEADINGS, MAX_PER_GROUP, MORE, NOTHING
+from agent.digest.render.markdown import escape
 from agent.i18n import LANGUAGES, translator
-from agent.person import Person
-from agent.render import FORMATS, render
-from agent.render.common import HEADINGS, MAX_PER_GROUP, MORE, NOTHING
-from agent.render.markdown import escape
 from rules.findings import Finding
 from tests.digest_fixtures import AS_OF, CARLA, EVE, HOSTILE, finding, findings, reports
 

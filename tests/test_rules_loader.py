@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.core.person import Person
 from agent.errors import UserError
-from agent.person import Person
 from rules import loader
 from rules.loader import BUILTIN_PATH, load_builtin, load_rules
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.schedule_spec import ScheduleSpec, parse_schedule
+from agent.config.schedule import ScheduleSpec, parse_schedule
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

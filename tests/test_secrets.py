@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import secrets
+from agent.config import secrets
+from agent.config.secrets import SecretSpec, resolve
 from agent.errors import OperationError, UserError
-from agent.secrets import SecretSpec, resolve
 
 PY = sys.executable
 

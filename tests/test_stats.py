@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.interactions import ME, Interaction
-from agent.metrics import METRIC_NAMES
-from agent.stats import compute_stats
+from agent.core.interactions import ME, Interaction
+from agent.core.metrics import METRIC_NAMES
+from agent.core.stats import compute_stats
 
 TZ = ZoneInfo("Europe/Berlin")
 AS_OF = datetime(2026, 11, 20, 23, 59, tzinfo=TZ)

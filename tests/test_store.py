@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent import schema as s
+from agent.core.model import Address, Attendee, Located, MeetingMeta, MessageMeta
 from agent.errors import UserError
-from agent.model import Address, Attendee, Located, MeetingMeta, MessageMeta
-from agent.store import CHUNK, Store
+from agent.store import schema as s
+from agent.store.database import CHUNK, Store
 
 ME = Address("me@example.org", "Me")
 BOB = Address("bob@example.com", "Bob")
@@ -93,7 +93,7 @@ def test_addresses_are_the_union_of_all_copies(store: Store) -> None:
     sent = meta(to=(BOB,), bcc=(CARLA,))
     inbox = meta(to=(BOB,), delivered_to=("me@example.org",))
     store.ingest("work", "INBOX", "1", [at("5", inbox)])
-    store.ingest("work", "Sent", "1", [at("9", sent, "Sent")])
+    store.ingest("work", "Sent", "1", [at("9", sent, "Sent")], sent=True)
     rows = {(r.key, r.role, r.email) for r in store.iter_addresses()}
     assert rows == {
         ("m1@example.com", "to", "bob@example.com"),

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import paths, secrets
-from agent.config import find_config_path, load_config
-from agent.notify import watchdog_interval
+from agent.config import paths, secrets
+from agent.config.settings import find_config_path, load_config
+from agent.runtime.notify import watchdog_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "systemd"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.headers import parse_headers, split_fields
+from connectors.mail.headers import parse_headers, split_fields
 from tests.eval.mailboxes import MAILBOXES, Mailbox
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
-from agent.config import AccountConfig
-from agent.secrets import SecretSpec
+from agent.config.secrets import SecretSpec
+from agent.config.settings import AccountConfig
 from tests.servers.common import free_port, self_signed, unavailable, wait_for_port
 
 DOVECOT = Path("/usr/sbin/dovecot")

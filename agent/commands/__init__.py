@@ -1,1 +1,0 @@
-"""One module per command (or command group); each exports COMMANDS for agent.cli."""

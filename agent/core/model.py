@@ -1,0 +1,86 @@
+"""Records that flow from connectors into the store: metadata only, never bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# The one reason a list server adds in transit: another copy of the same message (my Sent
+# copy, the direct Cc to me) may lack it, and that copy tells the truth about the message.
+LIST_REASON = "mailing list"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A lower-cased e-mail address and the display name it came with (RFC 2047 decoded)."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMeta:
+    """What we keep of one message.
+
+    ``key`` identifies the message across folders, accounts and UIDVALIDITY resets: the
+    Message-ID, or ``"h:"`` plus a hash of From, To, Date and Subject when it has none.
+    ``date`` is always timezone-aware UTC; ``date_source`` says whether it came from the Date
+    header or from the fallback (IMAP INTERNALDATE, file mtime).
+    """
+
+    key: str
+    date: datetime
+    date_source: str  # "header" | "fallback" | "none"
+    sender: Address | None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    delivered_to: tuple[str, ...] = ()
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    automated: str | None = None  # why it is not a relationship, or None
+    problems: tuple[str, ...] = ()
+    list_address: str | None = None  # the mailing list's own address (List-Post / List-Id)
+    # Threading without References (connectors/mail/subjects.py). ``topic`` is the normalised
+    # subject, held in memory only: the store keeps a keyed hash of it, never the text.
+    topic: str | None = None
+    conversation: str | None = None  # Exchange Thread-Index conversation header
+    reply: bool = False  # In-Reply-To, References, a Thread-Index child or a reply prefix
+    authenticated: bool = False  # my server vouches for the From domain (DMARC / DKIM)
+    inbound: bool = False  # it came in from outside (carries Authentication-Results)
+    recipients_dropped: int = 0  # recipients past headers.MAX_ADDRESSES per field, not kept
+
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        return self.to + self.cc + self.bcc
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A message as found in one place: (folder, location) within a source."""
+
+    folder: str
+    location: str  # IMAP UID or Maildir base file name
+    meta: MessageMeta
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    email: str
+    name: str = ""
+    partstat: str = "NEEDS-ACTION"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingMeta:
+    """One occurrence of a calendar event.
+
+    ``key`` is stable across re-syncs and series edits: UID plus the occurrence's original
+    start (RECURRENCE-ID) in UTC.
+    """
+
+    key: str
+    start: datetime  # aware UTC
+    organizer: str | None
+    attendees: tuple[Attendee, ...] = field(default_factory=tuple)
+    status: str = "CONFIRMED"

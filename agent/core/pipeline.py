@@ -1,0 +1,159 @@
+"""The network as of a moment: read the store once, derive interactions, compute every person.
+
+This is the one place that joins I/O (the store) with the pure core (identity, interactions,
+stats); commands, the digest and the daemon all start here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.config.settings import Config
+from agent.core.aliases import find_aliases
+from agent.core.identity import Identity
+from agent.core.interactions import Derived, MeetingRecord, MessageRecord, derive
+from agent.core.person import Person, PersonReport
+from agent.core.stats import compute_stats
+from agent.store.database import Store
+
+
+@dataclass(frozen=True)
+class Network:
+    """Reports for every person, plus the interactions behind them (for `agent person`)."""
+
+    reports: list[PersonReport]
+    derived: Derived
+    canonical: dict[int, str]  # person id -> canonical key in derived.by_person
+    identity: Identity
+
+
+def load_reports(config: Config, store: Store, as_of: datetime) -> list[PersonReport]:
+    """Every person with at least one interaction up to ``as_of``, with their metrics."""
+    return load_network(config, store, as_of).reports
+
+
+def load_network(config: Config, store: Store, as_of: datetime) -> Network:
+    identity = make_identity(config, store)
+    derived = derive(load_messages(store, as_of), load_meetings(store, as_of), identity)
+    reports, canonical = build_reports(config, identity, derived, store, as_of)
+    return Network(reports, derived, canonical, identity)
+
+
+def make_identity(config: Config, store: Store) -> Identity:
+    """Identity from config, the lists the store has seen, and addresses merged by name."""
+    # A list's own address never writes personal mail itself: an address that did is a
+    # person, whatever List-Post header an outsider put into a message naming it.
+    lists = store.list_addresses() - store.personal_senders()
+    plain = Identity(config, lists=lists)
+    me = frozenset(plain.me)
+    aliases = find_aliases(store.named_addresses(), me, plain.configured())
+    return Identity(config, lists=lists, aliases=aliases.values())
+
+
+def build_reports(
+    config: Config, identity: Identity, derived: Derived, store: Store, as_of: datetime
+) -> tuple[list[PersonReport], dict[int, str]]:
+    reports: list[tuple[str, dict[str, Any]]] = []
+    for canonical, items in derived.by_person.items():
+        profile = identity.profile(canonical)
+        cadence = profile.cadence if profile else None
+        stats = compute_stats(
+            items,
+            derived.starters,
+            canonical,
+            as_of,
+            config.me.tz,
+            cadence,
+            tied=canonical in derived.ties,
+            coverage=derived.coverage,
+            thread_starts=derived.thread_starts,
+        )
+        if stats["interactions"] or stats["group_emails"]:  # group mail is shown too
+            reports.append((canonical, stats))
+    ids = store.person_ids(c for c, _ in reports)
+    people = [
+        PersonReport(person=_person(ids[c], c, identity, derived), stats=stats)
+        for c, stats in reports
+    ]
+    people.sort(key=lambda r: (r.person.name.lower(), r.person.id))
+    return people, {ids[c]: c for c, _ in reports}
+
+
+def _person(pid: int, canonical: str, identity: Identity, derived: Derived) -> Person:
+    profile = identity.profile(canonical)
+    if profile is not None:
+        extra = identity.merged(canonical)
+        return Person(
+            id=pid,
+            name=profile.name,
+            emails=(*profile.emails, *(a.email for a in extra)),
+            tags=profile.tags,
+            merged=tuple((a.email, a.reason) for a in extra),
+        )
+    name = derived.names.get(canonical) or canonical
+    merged = identity.merged(canonical)
+    return Person(
+        id=pid,
+        name=name,
+        emails=(canonical, *(a.email for a in merged)),
+        merged=tuple((a.email, a.reason) for a in merged),
+    )
+
+
+def load_messages(store: Store, as_of: datetime) -> list[MessageRecord]:
+    """Every message dated up to ``as_of``, oldest first, with its recipients and references."""
+    # Recipients by message: [to, cc, bcc, delivered], filled from one pass over the table.
+    recipients: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {}
+    for key, role, email in store.address_tuples():
+        lists = recipients.get(key)
+        if lists is None:
+            lists = recipients[key] = ([], [], [], [])
+        index = _ROLES.get(role)
+        if index is not None:
+            lists[index].append(email)
+    refs: dict[str, list[str]] = {}
+    for key, ref in store.ref_tuples():
+        found = refs.get(key)
+        if found is None:
+            refs[key] = [ref]
+        else:
+            found.append(ref)
+    none = ((), (), (), ())
+    out = []
+    for row in store.message_tuples(as_of.astimezone(UTC)):
+        key, date, sender, sender_name, automated, _count, irt, topic, conv, reply, trusted = row
+        to, cc, bcc, delivered = recipients.pop(key, none)
+        out.append(
+            MessageRecord(
+                key, _aware(date), sender, sender_name, automated, tuple(to), tuple(cc),
+                tuple(bcc), tuple(delivered), tuple(refs.pop(key, ())), irt, topic, conv,
+                bool(reply), bool(trusted),
+            )
+        )  # fmt: skip
+    return out
+
+
+_ROLES = {"to": 0, "cc": 1, "bcc": 2, "delivered": 3}
+
+
+def load_meetings(store: Store, as_of: datetime) -> list[MeetingRecord]:
+    grouped: dict[str, list[Any]] = {}
+    for row in store.iter_meetings(as_of.astimezone(UTC)):
+        grouped.setdefault(row.key, []).append(row)
+    return [
+        MeetingRecord(
+            key=key,
+            start=_aware(rows[0].start),
+            organizer=rows[0].organizer,
+            status=rows[0].status,
+            attendees=tuple((r.email, r.name or "", r.partstat) for r in rows),
+        )
+        for key, rows in grouped.items()
+    ]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite returns naive datetimes; everything we store is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

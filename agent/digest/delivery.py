@@ -1,0 +1,134 @@
+"""Build, send and record the digest: what `agent digest --send` and the daemon both do.
+
+A send is recorded under a period id only after the SMTP server has accepted it, so a failed
+send is retried (by the daemon) and a successful one never repeats for that period. A manual
+send in a period that is already recorded still goes out (the user asked for it) and leaves
+the existing record alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from agent.config.settings import Config
+from agent.core.interactions import Coverage
+from agent.core.person import PersonReport
+from agent.digest import mailer
+from agent.digest.build import Digest, build_digest
+from agent.digest.render import common, render
+from agent.i18n import translator
+from agent.store.database import Store
+from rules.findings import Finding
+
+log = logging.getLogger(__name__)
+
+# Reports, findings and, optionally, what the archive covers (interactions.Coverage).
+Analysis = (
+    tuple[Sequence[PersonReport], Sequence[Finding]]
+    | tuple[Sequence[PersonReport], Sequence[Finding], Coverage]
+)
+Analyse = Callable[[Config, Store, datetime], Analysis]
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    period: str
+    recipient: str
+    digest: Digest
+    message_id: str | None  # None when nothing was sent (send=False)
+    recorded: bool  # False when not sent, or when the period was already recorded
+
+    @property
+    def findings(self) -> int:
+        return len(self.digest.findings)
+
+
+def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
+    """Person reports and rule findings as of ``as_of``, messages in [me] language."""
+    # Imported on use: both import much of the agent, and the daemon imports this module.
+    from agent.core.pipeline import load_network
+    from rules.engine import evaluate
+    from rules.loader import load_rules
+
+    ruleset = load_rules(config.rule_files)
+    network = load_network(config, store, as_of)
+    reports = network.reports
+    findings = evaluate(ruleset, reports, translate=translator(config.me.language))
+    return reports, findings, network.derived.coverage
+
+
+def prepare_digest(
+    config: Config, store: Store, as_of: datetime, *, analyse: Analyse = analyse
+) -> Digest:
+    """The digest as of ``as_of`` (a zone-aware datetime, usually App.as_of(...))."""
+    result = analyse(config, store, as_of)
+    coverage = result[2] if len(result) > 2 else None  # type: ignore[misc]
+    return build_digest(result[0], result[1], as_of.date(), coverage)
+
+
+def deliver_digest(
+    config: Config,
+    store: Store,
+    now: datetime,
+    *,
+    period: str | None = None,
+    send: bool = True,
+    as_of: datetime | None = None,
+    analyse: Analyse = analyse,
+) -> DeliveryResult:
+    """Build the digest as of ``as_of`` (default ``now``), e-mail it, then record it.
+
+    ``period``: the schedule period the send belongs to (the daemon passes e.g. "2026-W48");
+    by default the current period of [digest] every, or "manual-<UTC time>" without a
+    schedule. Raises UserError (no [smtp] / [digest] to) before any work, OperationError
+    when SMTP fails; nothing is recorded then.
+    """
+    env = mailer.envelope(config)
+    period = period or default_period(config, now)
+    digest = prepare_digest(config, store, as_of or now, analyse=analyse)
+    if not send:
+        return DeliveryResult(period, env.recipient, digest, None, recorded=False)
+    message = mailer.build_message(env, _subject(config, digest), _parts(config, digest), now)
+    message_id = mailer.send(env, message)
+    sent_at = now.astimezone(UTC)
+    recorded = store.record_digest(period, message_id, env.recipient, len(digest.findings), sent_at)
+    if not recorded:
+        log.info("digest for period %s was already recorded; sent again on request", period)
+    return DeliveryResult(period, env.recipient, digest, message_id, recorded)
+
+
+def preview_digest(
+    config: Config, store: Store, now: datetime, *, as_of: datetime | None = None,
+    analyse: Analyse = analyse,
+) -> str:  # fmt: skip
+    """The message `agent digest --send` would send, as text; nothing is sent or recorded."""
+    env = mailer.envelope(config)
+    digest = prepare_digest(config, store, as_of or now, analyse=analyse)
+    message = mailer.build_message(env, _subject(config, digest), _parts(config, digest), now)
+    return message.as_string()
+
+
+def default_period(config: Config, now: datetime) -> str:
+    """The period a send at ``now`` belongs to, so the daemon does not repeat a manual send."""
+    spec = config.digest.every
+    if spec is not None:
+        local = now.astimezone(config.me.tz)
+        return spec.period_id(spec.last_slot(local))
+    # Compact UTC keeps the id within the 32 characters of digests.period.
+    return f"manual-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _subject(config: Config, digest: Digest) -> str:
+    return common.title(digest, translator(config.me.language))
+
+
+def _parts(config: Config, digest: Digest) -> list[tuple[str, str]]:
+    """(subtype, body) pairs, the [digest] format's part last: mail clients prefer the last."""
+    language = config.me.language
+    plain_format = "markdown" if config.digest.format == "markdown" else "text"
+    plain = ("plain", render(digest, plain_format, language))
+    html = ("html", render(digest, "html", language))
+    return [html, plain] if config.digest.format in ("text", "markdown") else [plain, html]

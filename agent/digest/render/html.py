@@ -1,0 +1,116 @@
+"""The digest as an HTML e-mail body.
+
+Mail clients strip <style> blocks and scripts and ignore most CSS layout (Outlook renders with
+Word), so this is a single-column table layout with inline styles only, no images, no external
+resources. Every text value is escaped: names, addresses and messages come from mail headers.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from agent.digest.build import Digest, Group
+from agent.digest.render import common
+from agent.i18n import Translate
+
+FONT = "font-family:Helvetica,Arial,sans-serif;"
+COLORS = {"alert": "#b03a2e", "warning": "#b9770e", "info": "#7f8c8d"}
+TEXT = "#222222"
+MUTED = "#666666"
+
+
+def render_html(digest: Digest, _: Translate, language: str) -> str:
+    title = escape(common.title(digest, _))
+    body = [_header(title), _summary(digest, _)]
+    if not digest.groups:
+        body.append(_row(f'<p style="{FONT}margin:16px 0;color:{TEXT};">'
+                         f"{escape(common.nothing(digest, _))}</p>"))  # fmt: skip
+    body += [_group(group, _) for group in digest.groups]
+    body.append(_row(f'<p style="{FONT}font-size:12px;color:{MUTED};margin:24px 0 0;">'
+                     f"{escape(_(common.FOOTER))}</p>"))  # fmt: skip
+    return _document(escape(language), title, "\n".join(body))
+
+
+def _document(language: str, title: str, rows: str) -> str:
+    return f"""<!DOCTYPE html>
+<html lang="{language}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+</head>
+<body style="margin:0;padding:0;background-color:#f4f4f2;">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" \
+style="background-color:#f4f4f2;">
+<tr><td align="center" style="padding:16px 8px;">
+<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" \
+style="width:100%;max-width:600px;background-color:#ffffff;">
+{rows}
+</table>
+</td></tr>
+</table>
+</body>
+</html>
+"""
+
+
+def _row(content: str) -> str:
+    return f'<tr><td style="padding:0 24px;">{content}</td></tr>'
+
+
+def _header(title: str) -> str:
+    return _row(f'<h1 style="{FONT}font-size:22px;color:{TEXT};margin:24px 0 8px;">{title}</h1>')
+
+
+def _summary(digest: Digest, _: Translate) -> str:
+    cells = "".join(
+        f'<tr><td style="{FONT}font-size:14px;color:{MUTED};padding:2px 12px 2px 0;">'
+        f'{escape(label)}</td><td style="{FONT}font-size:14px;color:{TEXT};font-weight:bold;'
+        f'padding:2px 0;">{escape(value)}</td></tr>'
+        for label, value in common.summary_rows(digest.summary, _)
+    )
+    heading = (f'<h2 style="{FONT}font-size:16px;color:{TEXT};margin:16px 0 4px;">'
+               f"{escape(_(common.SUMMARY_HEADING))}</h2>")  # fmt: skip
+    table = f'<table role="presentation" cellpadding="0" cellspacing="0" border="0">{cells}</table>'
+    return _row(heading + table)
+
+
+def _group(group: Group, _: Translate) -> str:
+    parts = [f'<h2 style="{FONT}font-size:18px;color:{TEXT};margin:28px 0 4px;">'
+             f"{escape(common.heading(group, _))} ({len(group.findings)})</h2>"]  # fmt: skip
+    explanation = common.explanation(group, _)
+    if explanation:
+        parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:0 0 8px;">'
+                     f"{escape(explanation)}</p>")  # fmt: skip
+    items, more = common.shown(group, _)
+    parts += [_item(entry, _) for entry in items]
+    if more:
+        parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:8px 0;">'
+                     f"{escape(more)}</p>")  # fmt: skip
+    return _row("".join(parts))
+
+
+def _item(item: common.Item, _: Translate) -> str:
+    color = COLORS[item.severity]
+    email = ""
+    if item.email and item.email != item.name:
+        email = f' <span style="font-weight:normal;color:{MUTED};">{escape(item.email)}</span>'
+    severity = escape(_(common.SEVERITY_LABELS[item.severity]))
+    return (
+        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
+        'style="margin:8px 0;">'
+        f'<tr><td style="border-left:4px solid {color};padding:6px 0 6px 12px;{FONT}'
+        f'font-size:14px;color:{TEXT};">'
+        f'<div style="font-weight:bold;">{escape(item.name)}{email}'
+        f' <span style="font-weight:normal;font-size:12px;color:{color};">{severity}</span></div>'
+        f'<div style="margin:2px 0;">{escape(item.message)}</div>'
+        f'<div style="color:#1d6f42;">&rarr; {escape(item.suggestion)}</div>'
+        f"{''.join(_also(label, message) for label, message in item.also)}"
+        "</td></tr></table>"
+    )
+
+
+def _also(label: str, message: str) -> str:
+    return (f'<div style="margin:4px 0 0;font-size:13px;color:{MUTED};">'
+            f'<span style="font-weight:bold;">{escape(label)}</span> &mdash; '
+            f"{escape(message)}</div>")  # fmt: skip

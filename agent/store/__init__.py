@@ -1,0 +1,1 @@
+"""The database: schema (tables, versions) and database (the Store: idempotent writes, reads)."""

@@ -1,0 +1,908 @@
+"""The store: SQLAlchemy Core over SQLite (default) or PostgreSQL.
+
+Idempotent by construction: every write is insert-or-ignore on a natural key, and a
+connector's cursor is written in the same transaction as the rows it covers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import operator
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from agent.core.model import LIST_REASON, Address, Located, MeetingMeta, MessageMeta
+from agent.errors import OperationError, UserError
+from agent.store import schema as s
+
+log = logging.getLogger(__name__)
+
+# How long SQLite waits for another writer (a daemon's batch) before giving up.
+BUSY_TIMEOUT_MS = 10_000
+# Keep each statement under SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 500
+# Column widths (agent/store/schema.py). PostgreSQL enforces them: values are fitted on the way in.
+ID_WIDTH = 512
+EMAIL_WIDTH = 320
+NAME_WIDTH = 512
+LOCATION_WIDTH = 255
+MEETING_KEY_WIDTH = 700
+# The columns a copy read again may improve (see _better_row).
+_MERGED = ("key", "date", "date_source", "automated", "recipient_count", "topic",
+           "conversation", "reply", "from_trusted")  # fmt: skip
+# The columns read for the metrics, in the order message_tuples yields them.
+_READ = ("key", "date", "sender", "sender_name", "automated", "recipient_count", "in_reply_to",
+         "topic", "conversation", "reply", "from_trusted")  # fmt: skip
+# A copy whose date came from its Date header beats one dated by INTERNALDATE or mtime.
+_DATE_RANK = {"header": 2, "fallback": 1, "none": 0}
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    new_count: int
+    ok: bool
+    error: str | None
+
+
+class Store:
+    """Open with ``Store.open(url)``; every public method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._compiled: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._topic_key: bytes | None = None
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (creating and migrating as needed) the database at ``url``."""
+        engine = _create_engine(url)
+        try:
+            with engine.begin() as conn:
+                old = s.migrate(conn)  # raises UserError for a newer schema
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            reason = getattr(exc, "orig", None) or exc
+            raise OperationError(f"cannot open database {_safe_url(url)}: {reason}") from None
+        except UserError:
+            engine.dispose()
+            raise
+        if old != s.CURRENT_VERSION:
+            log.info("database schema migrated from version %d to %d", old, s.CURRENT_VERSION)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- mail ---------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        source: str,
+        folder: str,
+        validity: str,
+        found: Sequence[Located],
+        cursor: dict[str, Any] | None = None,
+        *,
+        sent: bool = False,
+        all_mail: bool = False,
+    ) -> int:
+        """Record messages seen at (source, folder, validity) and advance the folder's cursor.
+
+        ``sent``: the folder is a Sent folder (the connector knows: IMAP's \\Sent flag, a name).
+        Mail "from me" is trusted as mine only with a copy in a Sent folder or an authenticated
+        From (DESIGN.md): anyone can put my address in From. ``all_mail``: Gmail's All Mail,
+        where my sent mail lives too; there a message that came in from outside (it carries
+        Authentication-Results) is trusted only if it passed.
+
+        One transaction: either the messages and the cursor are stored, or neither.
+        Returns how many messages were new to the database (not just to this folder).
+        A copy seen again adds its addresses (a Sent copy carries the Bcc an INBOX copy lacks),
+        raises the stored recipient count to the largest copy's, and replaces a fallback date
+        with a Date header's.
+        """
+        trust = _Trust(sent, all_mail)
+        with self.engine.begin() as conn:
+            new = self._ingest(conn, source, folder, validity, found, trust)
+            if cursor is not None:
+                self._set_cursor(conn, source, folder, cursor)
+        return new
+
+    def _ingest(
+        self,
+        conn: Connection,
+        source: str,
+        folder: str,
+        validity: str,
+        found: Sequence[Located],
+        trust: _Trust,
+    ) -> int:
+        new = 0
+        for start in range(0, len(found), CHUNK):
+            part = found[start : start + CHUNK]
+            known = self._known_messages(conn, {_fit_id(item.meta.key) for item in part})
+            chunk, moved = _own_keys(part, known)
+            if moved:  # reused Message-IDs, rare: their own keys may be stored already too
+                known.update(self._known_messages(conn, moved))
+            rows: dict[str, dict[str, Any]] = {}
+            topic_key = self._topic_hash_key(conn)
+            for item in chunk:
+                row = _message_row(item.meta, topic_key, trust.of(item.meta))
+                rows[row["key"]] = _better_row(rows.get(row["key"]), row)
+            fresh = [row for key, row in rows.items() if key not in known]
+            new += len(fresh)
+            self._insert_ignore(conn, s.messages, fresh)
+            for key, row in rows.items():
+                if key in known:
+                    merged = _better_row(known[key], row)
+                    if merged is not known[key]:
+                        self._update_message(conn, merged)
+            self._insert_ignore(conn, s.message_addresses, _address_rows(chunk))
+            self._insert_ignore(conn, s.message_refs, _ref_rows(chunk))
+            self._insert_ignore(conn, s.locations, _location_rows(source, folder, validity, chunk))
+        return new
+
+    def _topic_hash_key(self, conn: Connection) -> bytes:
+        if self._topic_key is None:
+            query = select(s.store_keys.c.value).where(s.store_keys.c.name == "topic")
+            value = conn.execute(query).scalar()
+            if value is None:
+                raise OperationError("the database has no topic key: it was not migrated")
+            self._topic_key = bytes.fromhex(value)
+        return self._topic_key
+
+    def _known_messages(self, conn: Connection, keys: set[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        m = s.messages.c
+        query = select(*(m[c] for c in _MERGED), m.sender).where(m.key.in_(keys))
+        return {row.key: dict(row._mapping) for row in conn.execute(query)}
+
+    def _update_message(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(
+            update(s.messages)
+            .where(s.messages.c.key == row["key"])
+            .values({c: row[c] for c in _MERGED if c != "key"})
+        )
+
+    def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            # PostgreSQL: SQLAlchemy batches these into multi-row INSERTs (insertmanyvalues).
+            conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+            return
+        # SQLite: the driver's executemany on plain tuples. Core would build and process a
+        # parameter dict per row, which costs more than SQLite's own work here.
+        keys = tuple(rows[0])
+        sql, processors = self._sqlite_insert(table, keys)
+        get = operator.itemgetter(*keys)
+        if len(keys) == 1:
+            params: list[tuple[Any, ...]] = [(get(r),) for r in rows]
+        else:
+            params = [get(r) for r in rows]
+        for index, process in processors:
+            params = [(*p[:index], process(p[index]), *p[index + 1 :]) for p in params]
+        conn.exec_driver_sql(sql, params)
+
+    def _sqlite_insert(
+        self, table: Table, keys: tuple[str, ...]
+    ) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
+        """INSERT ... ON CONFLICT DO NOTHING for these columns, compiled once, and the bind
+        processors (the column types' own, e.g. UTCDateTime) by parameter position."""
+        cached = self._compiled.get((table.name, keys))
+        if cached is None:
+            dialect = self.engine.dialect
+            stmt = sqlite.insert(table).values({k: bindparam(k) for k in keys})
+            compiled = stmt.on_conflict_do_nothing().compile(dialect=dialect)
+            if compiled.positiontup != list(keys):
+                raise RuntimeError(f"unexpected parameter order for {table.name}")
+            processors: list[tuple[int, Callable[[Any], Any]]] = []
+            for index, key in enumerate(keys):
+                process = table.c[key].type.bind_processor(dialect)
+                if process is not None:
+                    processors.append((index, process))
+            cached = self._compiled[(table.name, keys)] = (compiled.string, processors)
+        return cached
+
+    def known_locations(self, source: str, folder: str, validity: str = "") -> set[str]:
+        """Locations already stored for a folder (Maildir's incremental state)."""
+        query = select(s.locations.c.location).where(
+            s.locations.c.source == source,
+            s.locations.c.folder == folder,
+            s.locations.c.validity == validity,
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def has_data(self) -> bool:
+        """Whether any sync has stored a message or a meeting."""
+        with self.engine.connect() as conn:
+            for table in (s.messages, s.meetings):
+                if conn.execute(select(table.c.key).limit(1)).first() is not None:
+                    return True
+        return False
+
+    def message_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.messages)).scalar() or 0)
+
+    # -- cursors ------------------------------------------------------------------------
+
+    def get_cursor(self, source: str, folder: str) -> dict[str, Any] | None:
+        query = select(s.cursors.c.state).where(
+            s.cursors.c.source == source, s.cursors.c.folder == folder
+        )
+        with self.engine.connect() as conn:
+            state = conn.execute(query).scalar()
+        return json.loads(state) if state else None
+
+    def set_cursor(self, source: str, folder: str, state: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            self._set_cursor(conn, source, folder, state)
+
+    def _set_cursor(
+        self, conn: Connection, source: str, folder: str, state: dict[str, Any]
+    ) -> None:
+        where = (s.cursors.c.source == source) & (s.cursors.c.folder == folder)
+        conn.execute(delete(s.cursors).where(where))
+        row = {
+            "source": source,
+            "folder": folder,
+            "state": json.dumps(state, sort_keys=True),
+            "updated_at": _now(),
+        }
+        conn.execute(s.cursors.insert().values(**row))
+
+    # -- calendars ----------------------------------------------------------------------
+
+    def replace_meetings(
+        self,
+        source: str,
+        found: Iterable[MeetingMeta],
+        cursor: dict[str, Any] | None = None,
+        *,
+        only_keys: set[str] | None = None,
+        full: bool = True,
+    ) -> int:
+        """Store meetings from a calendar source; return how many keys are new to the database.
+
+        ``full=True``: ``found`` is everything the source holds now, so this source's other
+        meetings are removed (an event deleted upstream disappears). ``full=False``: an
+        incremental change set; ``only_keys`` are keys to delete (events removed upstream).
+        """
+        found = list({m.key: m for m in (_fit_meeting(m) for m in found)}.values())
+        only_keys = {_fit(k, MEETING_KEY_WIDTH, hashed=True) for k in only_keys or ()}
+        with self.engine.begin() as conn:
+            before = self._meeting_keys(conn, source)
+            existing = self._known_meeting_keys(conn, {m.key for m in found})
+            gone = before - {m.key for m in found} if full else set(only_keys or ())
+            self._delete_meetings(conn, gone | {m.key for m in found})
+            self._insert_meetings(conn, source, found)
+            if cursor is not None:
+                self._set_cursor(conn, source, "", cursor)
+        return len({m.key for m in found} - existing)
+
+    def _meeting_keys(self, conn: Connection, source: str) -> set[str]:
+        query = select(s.meetings.c.key).where(s.meetings.c.source == source)
+        return set(conn.execute(query).scalars())
+
+    def _known_meeting_keys(self, conn: Connection, keys: set[str]) -> set[str]:
+        out: set[str] = set()
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            query = select(s.meetings.c.key).where(s.meetings.c.key.in_(part))
+            out.update(conn.execute(query).scalars())
+        return out
+
+    def _delete_meetings(self, conn: Connection, keys: set[str]) -> None:
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            conn.execute(delete(s.meeting_attendees).where(s.meeting_attendees.c.key.in_(part)))
+            conn.execute(delete(s.meetings).where(s.meetings.c.key.in_(part)))
+
+    def _insert_meetings(self, conn: Connection, source: str, found: list[MeetingMeta]) -> None:
+        rows = [
+            {
+                "key": m.key,
+                "source": source,
+                "start": m.start,
+                "organizer": _email(m.organizer),
+                "status": m.status,
+            }
+            for m in found
+        ]
+        attendees = [
+            {"key": m.key, "email": a.email, "name": _name(a.name), "partstat": a.partstat}
+            for m in found
+            for a in {a.email: a for a in m.attendees}.values()
+            if _email(a.email)
+        ]
+        for start in range(0, max(len(rows), len(attendees)), CHUNK):
+            self._insert_ignore(conn, s.meetings, rows[start : start + CHUNK])
+            self._insert_ignore(conn, s.meeting_attendees, attendees[start : start + CHUNK])
+
+    # -- people ids ---------------------------------------------------------------------
+
+    def person_ids(self, canonicals: Iterable[str]) -> dict[str, int]:
+        """Stable integer ids for canonical person keys, created on first sight."""
+        wanted = set(canonicals)
+        with self.engine.begin() as conn:
+            ids = self._person_ids(conn, wanted)
+            missing = wanted - ids.keys()
+            if missing:
+                self._insert_ignore(conn, s.people, [{"canonical": c} for c in sorted(missing)])
+                ids.update(self._person_ids(conn, missing))
+        return ids
+
+    def _person_ids(self, conn: Connection, wanted: set[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), CHUNK):
+            part = ordered[start : start + CHUNK]
+            query = select(s.people.c.canonical, s.people.c.id).where(
+                s.people.c.canonical.in_(part)
+            )
+            out.update({c: int(i) for c, i in conn.execute(query)})
+        return out
+
+    # -- reading for stats --------------------------------------------------------------
+
+    def iter_messages(self, until: datetime | None = None) -> Iterator[Any]:
+        """Rows of messages (key, date, sender, sender_name, automated, recipient_count,
+        in_reply_to, topic, conversation, reply), oldest first, dated at or before ``until``.
+
+        ``date`` is timezone-aware UTC on every backend (schema.UTCDateTime).
+        """
+        m = s.messages.c
+        query = select(*(m[c] for c in _READ)).order_by(m.date, m.key)
+        if until is not None:
+            query = query.where(s.messages.c.date <= until)
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=5000).execute(query)
+
+    def iter_addresses(self) -> Iterator[Any]:
+        """Rows (key, role, email, name) of every message's recipients."""
+        a = s.message_addresses.c
+        query = select(a.key, a.role, a.email, a.name)
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=5000).execute(query)
+
+    def iter_refs(self) -> Iterator[Any]:
+        query = select(s.message_refs.c.key, s.message_refs.c.ref)
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=5000).execute(query)
+
+    def message_tuples(self, until: datetime | None = None) -> Iterator[tuple[Any, ...]]:
+        """What iter_messages yields, as plain tuples, for bulk reads (the metrics read every
+        message on every digest). On SQLite this skips SQLAlchemy's per-row type processing,
+        which costs more than SQLite's own reading: the dates are parsed here, straight from
+        the format SQLAlchemy stored them in."""
+        if self.dialect != "sqlite":
+            yield from (tuple(row) for row in self.iter_messages(until))
+            return
+        sql = f"SELECT {', '.join(_READ)} FROM messages"
+        params: tuple[Any, ...] = ()
+        if until is not None:
+            process = s.messages.c.date.type.bind_processor(self.engine.dialect)
+            sql += " WHERE date <= ?"
+            params = (process(until) if process else until,)
+        parse = datetime.fromisoformat
+        for row in self._driver_rows(sql + " ORDER BY date, key", params):
+            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:9], bool(row[9]),
+                   bool(row[10]))  # fmt: skip
+
+    def address_tuples(self) -> Iterator[tuple[str, str, str]]:
+        """(key, role, email) of every stored recipient, as plain tuples."""
+        if self.dialect != "sqlite":
+            yield from ((r.key, r.role, r.email) for r in self.iter_addresses())
+            return
+        yield from self._driver_rows("SELECT key, role, email FROM message_addresses")
+
+    def named_addresses(self) -> Iterator[tuple[str, str, int]]:
+        """(address, display name, messages) for every name an address was seen with, as a
+        sender or a recipient: what merging one person's addresses by name reads."""
+        m, a = s.messages.c, s.message_addresses.c
+        senders = (
+            select(m.sender, m.sender_name, func.count())
+            .where(m.sender_name.is_not(None), m.automated.is_(None))
+            .group_by(m.sender, m.sender_name)
+        )
+        recipients = (
+            select(a.email, a.name, func.count())
+            .where(a.name.is_not(None), a.role.in_(("to", "cc", "bcc")))
+            .group_by(a.email, a.name)
+        )
+        with self.engine.connect() as conn:
+            for query in (senders, recipients):
+                for email, name, count in conn.execute(query):
+                    if email and name:
+                        yield str(email), str(name), int(count)
+
+    def own_address_candidates(self, sent_folders: Iterable[str]) -> dict[str, int]:
+        """Addresses that look like the user's own, with how many messages show it: senders
+        of mail stored in a Sent folder, and Delivered-To / X-Original-To values."""
+        m, a, loc = s.messages.c, s.message_addresses.c, s.locations.c
+        sent = (
+            select(m.sender, func.count(func.distinct(m.key)))
+            .join(s.locations, loc.key == m.key)
+            .where(func.lower(loc.folder).in_([f.lower() for f in sent_folders]))
+            .group_by(m.sender)
+        )
+        delivered = select(a.email, func.count()).where(a.role == "delivered").group_by(a.email)
+        found: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for query in (sent, delivered):
+                for email, count in conn.execute(query):
+                    if email:
+                        found[str(email)] = found.get(str(email), 0) + int(count)
+        return found
+
+    def stored_folders(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(s.locations.c.folder).distinct()).scalars())
+
+    def sender_reasons(self, email: str) -> dict[str, int]:
+        """How many messages from ``email`` there are, by why they are automated ("" for
+        personal mail): what `agent person` says about an address that is not a person."""
+        m = s.messages.c
+        query = (
+            select(m.automated, func.count()).where(m.sender == email.lower()).group_by(m.automated)
+        )
+        with self.engine.connect() as conn:
+            return {str(reason or ""): int(count) for reason, count in conn.execute(query)}
+
+    def personal_senders(self) -> set[str]:
+        """Addresses that sent mail with no sign of automation (no list or bulk headers)."""
+        m = s.messages.c
+        query = select(m.sender).where(m.automated.is_(None), m.sender.is_not(None)).distinct()
+        with self.engine.connect() as conn:
+            return {str(e) for e in conn.execute(query).scalars()}
+
+    def list_addresses(self) -> set[str]:
+        """Addresses seen as a mailing list's own (List-Post / List-Id): never people."""
+        a = s.message_addresses.c
+        query = select(a.email).where(a.role == "list").distinct()
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
+    def ref_tuples(self) -> Iterator[tuple[str, str]]:
+        """(key, ref) of every stored reference, as plain tuples."""
+        if self.dialect != "sqlite":
+            yield from ((r.key, r.ref) for r in self.iter_refs())
+            return
+        yield from self._driver_rows("SELECT key, ref FROM message_refs")
+
+    def _driver_rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
+        # The DBAPI cursor itself, in chunks: SQLAlchemy's Result costs a call per row.
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, params)
+                while rows := cursor.fetchmany(5000):
+                    yield from rows
+            finally:
+                cursor.close()
+
+    def iter_meetings(self, until: datetime | None = None) -> Iterator[Any]:
+        """Rows (key, start, organizer, status, email, name, partstat), one per attendee."""
+        query = (
+            select(
+                s.meetings.c.key,
+                s.meetings.c.start,
+                s.meetings.c.organizer,
+                s.meetings.c.status,
+                s.meeting_attendees.c.email,
+                s.meeting_attendees.c.name,
+                s.meeting_attendees.c.partstat,
+            )
+            .join(s.meeting_attendees, s.meeting_attendees.c.key == s.meetings.c.key)
+            .order_by(s.meetings.c.start, s.meetings.c.key)
+        )
+        if until is not None:
+            query = query.where(s.meetings.c.start <= until)
+        with self.engine.connect() as conn:
+            yield from conn.execute(query)
+
+    # -- sync runs and digests ----------------------------------------------------------
+
+    def start_run(self, source: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                s.sync_runs.insert().values(source=source, started_at=_now(), new_count=0, ok=False)
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(
+        self, run_id: int, new_count: int, error: str | None = None, timeout: float | None = None
+    ) -> None:
+        """Close a sync run. ``timeout``: wait at most this long for the database (SQLite's
+        busy timeout), as when recording an interrupted run on the way out."""
+        short = timeout is not None and self.dialect == "sqlite"
+        with self.engine.begin() as conn:
+            if short:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {int((timeout or 0) * 1000)}")
+            try:
+                conn.execute(
+                    s.sync_runs.update()
+                    .where(s.sync_runs.c.id == run_id)
+                    .values(finished_at=_now(), new_count=new_count, ok=error is None, error=error)
+                )
+            finally:
+                if short:  # the pooled connection keeps its usual patience afterwards
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def last_runs(self) -> dict[str, SyncRun]:
+        """The latest sync run per source."""
+        latest = (
+            select(s.sync_runs.c.source, func.max(s.sync_runs.c.id).label("id"))
+            .group_by(s.sync_runs.c.source)
+            .subquery()
+        )
+        query = select(s.sync_runs).join(latest, latest.c.id == s.sync_runs.c.id)
+        with self.engine.connect() as conn:
+            return {r.source: _sync_run(r) for r in conn.execute(query)}
+
+    def recent_errors(self, limit: int = 10) -> list[SyncRun]:
+        query = (
+            select(s.sync_runs)
+            .where(s.sync_runs.c.error.is_not(None))
+            .order_by(s.sync_runs.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_sync_run(r) for r in conn.execute(query)]
+
+    def digest_sent(self, period: str) -> bool:
+        query = select(func.count()).select_from(s.digests).where(s.digests.c.period == period)
+        with self.engine.connect() as conn:
+            return bool(conn.execute(query).scalar())
+
+    def record_digest(
+        self, period: str, message_id: str, recipient: str, findings: int, sent_at: datetime
+    ) -> bool:
+        """Record a sent digest; False if this period was already recorded.
+
+        Insert-or-ignore on the period, so two processes racing for one period cannot both win.
+        """
+        row = {
+            "period": period,
+            "sent_at": sent_at,
+            "message_id": message_id,
+            "recipient": recipient,
+            "findings": findings,
+        }
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        stmt = dialect.insert(s.digests).values(**row).on_conflict_do_nothing()
+        with self.engine.begin() as conn:
+            if not self.engine.dialect.insert_returning:  # SQLite before 3.35
+                return int(conn.execute(stmt).rowcount) == 1
+            # psycopg reports rowcount -1 here: ask for the inserted key instead.
+            return conn.execute(stmt.returning(s.digests.c.period)).first() is not None
+
+    def last_digest(self) -> dict[str, Any] | None:
+        query = select(s.digests).order_by(s.digests.c.sent_at.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return {
+            "period": row.period,
+            "sent_at": row.sent_at,
+            "message_id": row.message_id,
+            "recipient": row.recipient,
+            "findings": row.findings,
+        }
+
+
+@dataclass(frozen=True)
+class _Trust:
+    """Where a folder's mail "from me" is believed to be mine."""
+
+    sent: bool
+    all_mail: bool
+
+    def of(self, meta: MessageMeta) -> bool:
+        if self.sent or meta.authenticated:
+            return True
+        return self.all_mail and not meta.inbound
+
+
+Owner = tuple[str | None, datetime, str]  # sender, date, date_source
+
+
+def _own_keys(
+    chunk: Sequence[Located], known: dict[str, dict[str, Any]]
+) -> tuple[list[Located], set[str]]:
+    """The chunk with each message under its own key, and the keys that were moved.
+
+    A Message-ID already stored (``known``) or seen earlier in the chunk for another sender
+    or Date is someone reusing it: that message gets a key of its own, so it can neither
+    replace nor merge into the first.
+    """
+    owners: dict[str, Owner] = {
+        key: (row["sender"], row["date"], row["date_source"]) for key, row in known.items()
+    }
+    out: list[Located] = []
+    moved: set[str] = set()
+    for item in chunk:
+        meta = item.meta
+        key = _fit_id(meta.key)
+        mine = _identity_of(meta)
+        owner = owners.setdefault(key, mine)
+        if owner is not mine and not _same_message(owner, mine):
+            key = _fit_id(f"{meta.key}#{_identity_hash(mine)}")
+            moved.add(key)
+            item = dataclasses.replace(item, meta=dataclasses.replace(meta, key=key))
+        out.append(item)
+    return out, moved
+
+
+def _identity_of(meta: MessageMeta) -> Owner:
+    return (_email(meta.sender.email) if meta.sender else None, meta.date, meta.date_source)
+
+
+def _same_message(a: Owner, b: Owner) -> bool:
+    """Copies of one message: the same sender, and the same Date where both have one (a copy
+    dated by INTERNALDATE or mtime says nothing about the Date it lacks)."""
+    if a[0] != b[0]:
+        return False
+    if a[2] == "header" and b[2] == "header" and a[1] is not None and b[1] is not None:
+        return abs((a[1] - b[1]).total_seconds()) < 1
+    return True
+
+
+def _identity_hash(owner: Owner) -> str:
+    when = owner[1].isoformat() if owner[2] == "header" and owner[1] is not None else ""
+    basis = f"{owner[0]}\0{when}"
+    return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _message_row(meta: MessageMeta, topic_key: bytes, trusted: bool = False) -> dict[str, Any]:
+    sender = _email(meta.sender.email) if meta.sender else None
+    return {
+        "key": _fit_id(meta.key),
+        "date": meta.date,
+        "date_source": meta.date_source,
+        "sender": sender,
+        "sender_name": _name(meta.sender.name) if sender and meta.sender else None,
+        "automated": meta.automated,
+        "recipient_count": len(meta.recipients) + meta.recipients_dropped,
+        "in_reply_to": _fit_id(meta.in_reply_to) if meta.in_reply_to else None,
+        "topic": topic_hash(meta.topic, topic_key),
+        "conversation": meta.conversation,
+        "reply": meta.reply,
+        "from_trusted": trusted,
+    }
+
+
+def _better_row(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` unless ``new`` has a better-sourced date, more recipients, or no list headers
+    where ``old`` had them (then a merge), so the result never depends on sync order."""
+    if old is None:
+        return new
+    old_rank, new_rank = _DATE_RANK.get(old["date_source"], 0), _DATE_RANK.get(new["date_source"])
+    better_date = new_rank is not None and new_rank > old_rank
+    unlisted = old["automated"] == LIST_REASON and new["automated"] is None
+    more = new["recipient_count"] > old["recipient_count"]
+    trusted = bool(new.get("from_trusted")) and not old.get("from_trusted")
+    if not (better_date or unlisted or more or trusted):
+        return old
+    merged = dict(old)
+    if trusted:  # this copy is in Sent (or authenticated): the message is mine
+        merged["from_trusted"] = True
+    if better_date:
+        merged.update(date=new["date"], date_source=new["date_source"])
+    if unlisted:
+        merged["automated"] = None
+    merged["recipient_count"] = max(old["recipient_count"], new["recipient_count"])
+    return merged
+
+
+def topic_hash(topic: str | None, key: bytes) -> str | None:
+    """A keyed hash of a normalised subject: equal topics compare equal, the text is gone."""
+    if topic is None:
+        return None
+    digest = hmac.new(key, topic.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def _address_rows(chunk: Sequence[Located]) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for item in chunk:
+        m = item.meta
+        key = _fit_id(m.key)
+        delivered = tuple(Address(email) for email in m.delivered_to)
+        groups: tuple[tuple[str, tuple[Address, ...]], ...] = (
+            ("to", m.to),
+            ("cc", m.cc),
+            ("bcc", m.bcc),
+            ("delivered", delivered),
+            ("list", (Address(m.list_address),) if m.list_address else ()),
+        )
+        for role, addresses in groups:
+            for a in addresses:
+                email = _email(a.email)
+                if email and (key, role, email) not in rows:
+                    row = {"key": key, "role": role, "email": email, "name": _name(a.name)}
+                    rows[(key, role, email)] = row
+    return list(rows.values())
+
+
+def _ref_rows(chunk: Sequence[Located]) -> list[dict[str, Any]]:
+    rows = {}
+    for item in chunk:
+        m = item.meta
+        key = _fit_id(m.key)
+        refs = {_fit_id(r) for r in m.references if r}
+        if m.in_reply_to:
+            refs.add(_fit_id(m.in_reply_to))
+        for ref in refs:
+            rows[(key, ref)] = {"key": key, "ref": ref}
+    return list(rows.values())
+
+
+def _location_rows(
+    source: str, folder: str, validity: str, chunk: Sequence[Located]
+) -> list[dict[str, Any]]:
+    rows = {}
+    for item in chunk:
+        location = _fit(item.location, LOCATION_WIDTH, hashed=True)
+        rows[location] = {
+            "source": source,
+            "folder": folder,
+            "validity": validity,
+            "location": location,
+            "key": _fit_id(item.meta.key),
+        }
+    return list(rows.values())
+
+
+def _fit(value: str, width: int, hashed: bool = False) -> str:
+    """``value`` without NUL characters (PostgreSQL refuses them), fitted to a column width.
+
+    An identifier too long is replaced by a hash, so equal values still compare equal; a
+    name is cut.
+    """
+    value = value.replace("\x00", "")
+    if len(value) <= width:
+        return value
+    if hashed:
+        return "#" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return value[:width]
+
+
+def _fit_id(value: str) -> str:
+    return _fit(value, ID_WIDTH, hashed=True)
+
+
+def _email(value: str | None) -> str | None:
+    # RFC 5321 caps a path at 256 octets: anything longer is junk, not a person.
+    if not value or len(value) > EMAIL_WIDTH:
+        return None
+    return _fit(value, EMAIL_WIDTH)
+
+
+def _name(value: str | None) -> str | None:
+    return _fit(value, NAME_WIDTH) if value else None
+
+
+def _fit_meeting(m: MeetingMeta) -> MeetingMeta:
+    key = _fit(m.key, MEETING_KEY_WIDTH, hashed=True)
+    return m if key == m.key else dataclasses.replace(m, key=key)
+
+
+def _sync_run(r: Any) -> SyncRun:
+    return SyncRun(r.source, r.started_at, r.finished_at, r.new_count, bool(r.ok), r.error)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (``~`` expanded), or None for another backend or memory."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "").expanduser()
+
+
+def integrity_problem(path: Path) -> str | None:
+    """SQLite's own quick check of a database file, read-only: None when it is sound."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    found = [str(r[0]) for r in rows if r and r[0] != "ok"]
+    return "; ".join(found[:3]) or None
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable url>"
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserError(f"[database] url: {url!r} is not a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed.database or "")
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise UserError(f"[database] url: {exc}") from None
+    raise UserError(f"[database] url: backend {parsed.get_backend_name()!r} is not supported")
+
+
+def _sqlite_engine(database: str) -> Engine:
+    if database and database != ":memory:":
+        path = Path(database).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            # The database holds who talks to whom: private to the user from the first byte.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        database = str(path)
+    engine = create_engine(f"sqlite:///{database}")
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Checkpoint (and fsync) every ~40 MB of WAL rather than every 4 MB: a first sync writes
+    # the whole database, and each checkpoint's fsync stalls it. Commits are not fsynced in
+    # WAL mode with synchronous=NORMAL either way, so durability is unchanged.
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
+    cur.close()
