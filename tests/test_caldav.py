@@ -222,7 +222,9 @@ def test_tls_is_verified_by_default_and_ca_file_is_used(store, tmp_path):
             CaldavConnector(trusted, ME, clock=clock).sync(store)
 
 
-def test_ca_file_path_is_expanded_and_a_missing_one_is_a_config_error(tmp_path, monkeypatch):
+def test_ca_file_path_is_expanded_and_a_missing_one_is_a_config_error(
+    tmp_path, monkeypatch, smtp_certificate
+):
     seen: dict = {}
 
     def factory(**kwargs):
@@ -230,7 +232,7 @@ def test_ca_file_path_is_expanded_and_a_missing_one_is_a_config_error(tmp_path, 
         raise OSError("stop here")
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    (tmp_path / "ca.pem").write_text("")
+    (tmp_path / "ca.pem").write_bytes(smtp_certificate[0].read_bytes())
     config = CalendarConfig("dav", "caldav", "https://dav.example.org/", ca_file="~/ca.pem")
     with pytest.raises(OperationError):
         CaldavConnector(config, ME, client_factory=factory).check()
@@ -242,6 +244,10 @@ def test_ca_file_path_is_expanded_and_a_missing_one_is_a_config_error(tmp_path, 
     missing = dataclasses.replace(config, ca_file="~/none.pem")
     with pytest.raises(UserError, match="ca_file"):
         CaldavConnector(missing, ME, client_factory=factory).check()
+    (tmp_path / "empty.pem").write_text("")  # loaded up front, as for IMAP and SMTP
+    empty = dataclasses.replace(config, ca_file="~/empty.pem")
+    with pytest.raises(UserError, match=r"\[calendars.dav\] ca_file: cannot load"):
+        CaldavConnector(empty, ME, client_factory=factory).check()
 
 
 def test_credentials_come_from_the_same_secret_sources_as_mail(

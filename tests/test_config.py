@@ -312,7 +312,9 @@ def test_clear_text_to_a_remote_host_warns_but_loopback_does_not(
         load(text, tmp_path)
     warnings = [r.getMessage() for r in caplog.records if "clear text" in r.getMessage()]
     assert len(warnings) == 1
-    assert "[accounts.lan] security: 'none' sends your password to mail.lan" in warnings[0]
+    assert (
+        "[accounts.lan] security = 'none' sends your password to mail.lan in clear" in warnings[0]
+    )
 
 
 def test_calendar_url_schemes_are_checked_before_any_sync() -> None:

@@ -141,13 +141,18 @@ def test_unreadable_ca_file_is_a_config_error(smtp_tls_server: SmtpServer) -> No
         send(smtp_config(smtp_tls_server, "ssl", ca_file="/nonexistent/ca.pem"))
 
 
-def test_plain_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> None:
+def test_plain_to_a_remote_host_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
     down = SmtpServer("192.0.2.1", 25)  # TEST-NET-1: never routed
     smtp = {"host": down.host, "port": 25, "security": "none", "timeout": 0.2}
     cfg = config(digest={"to": "ana@example.org"}, smtp=smtp)
     with pytest.raises(OperationError):
         send(cfg)
-    assert "unencrypted" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if "clear text" in r.getMessage()]
+    assert warnings == [
+        "<config>: [smtp] security = 'none' sends the digest and your password to 192.0.2.1 "
+        "in clear text; "
+        "use TLS unless this network is yours alone"
+    ]
 
 
 def test_envelope_needs_smtp_and_recipient() -> None:

@@ -23,10 +23,11 @@ from agent.config.durations import parse_duration
 from agent.config.schedule import ScheduleSpec, parse_schedule
 from agent.config.secrets import OAUTH2_TOKEN, SecretKind, SecretSpec
 from agent.errors import UserError
+from agent.i18n import LANGUAGES
+from connectors import net
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("en", "de", "es", "it")
 SECURITY = ("ssl", "starttls", "none")
 DIGEST_FORMATS = ("text", "markdown", "html", "json")
 
@@ -329,17 +330,13 @@ def _account(r: _Reader, t: dict[str, Any], index: int) -> AccountConfig:
     )
 
 
-LOOPBACK = ("localhost", "127.0.0.1", "::1")
-
-
 def _warn_clear_text(r: _Reader, t: dict[str, Any], table: str, security: str) -> None:
-    """A warning, not an error: a private network may be trusted, but the user must know."""
-    host = str(t.get("host", "")).lower()
-    if security == "none" and host and host not in LOOPBACK and not host.startswith("127."):
-        r.warn(
-            f"[{table}] security: 'none' sends your password to {host} in clear text; "
-            "use 'ssl' or 'starttls' unless this network is yours alone"
-        )
+    """A warning, not an error: a private network may be trusted, but the user must know.
+    Said here, once per load, not again by the connector that connects."""
+    what = "the digest and your password" if table == "smtp" else "your password"
+    warning = net.clear_text_warning(table, "security = 'none'", str(t.get("host", "")), what)
+    if security == "none" and warning:
+        r.warn(warning)
 
 
 def _calendar(r: _Reader, t: dict[str, Any], index: int) -> CalendarConfig:
@@ -366,17 +363,19 @@ def _warn_clear_calendar(r: _Reader, t: dict[str, Any], table: str, url: str) ->
     parts = urlsplit(url) if "://" in url else None
     if parts is None or parts.scheme.lower() != "http":
         return
-    host = (parts.hostname or "").lower()
     has_secret = bool(parts.password) or any(k in t for k in SECRET_KEYS)
-    if has_secret and host and host not in LOOPBACK and not host.startswith("127."):
-        r.warn(
-            f"[{table}] url: http:// sends the calendar password to {host} in clear text; "
-            "use https:// unless this network is yours alone"
-        )
+    warning = net.clear_text_warning(
+        table, "url = 'http://…'", parts.hostname or "", "the calendar password"
+    )
+    if has_secret and warning:
+        r.warn(warning)
 
 
-CALENDAR_SCHEMES = {"ics": ("", "file", "http", "https", "webcal", "webcals"),
-                    "caldav": ("http", "https")}  # fmt: skip
+# URL schemes per calendar type; "" is a plain path. webcal is a "subscribe" label for HTTPS.
+FILE_SCHEMES = ("", "file")
+WEB_SCHEMES = ("http", "https")
+WEBCAL_SCHEMES = ("webcal", "webcals")
+CALENDAR_SCHEMES = {"ics": (*FILE_SCHEMES, *WEB_SCHEMES, *WEBCAL_SCHEMES), "caldav": WEB_SCHEMES}
 
 
 def _check_calendar_url(r: _Reader, table: str, kind: str, url: str) -> None:

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.core.interactions import GROUP_RECIPIENTS, MASS_RECIPIENTS
-from agent.core.stats import EPISODE_DAYS
+from agent.core.interactions import DIRECT_MAX_RECIPIENTS, GROUP_RECIPIENTS, MASS_RECIPIENTS
+from agent.core.stats import (
+    ANSWER_DAYS,
+    ANSWER_MIN_DAYS,
+    EPISODE_DAYS,
+    RATE_DAYS,
+    RECENT_DAYS,
+    SILENCE_WINDOW,
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,8 @@ METRICS: tuple[Metric, ...] = (
         "reciprocity_threads",
         "threads",
         "threads either of us started whose answer the archive could hold (mail in the "
-        "answering direction on 2 days of the 14 after the start); reply rates count only these",
+        f"answering direction on {ANSWER_MIN_DAYS} days of the {ANSWER_DAYS} after the start); "
+        "reply rates count only these",
     ),
     Metric(
         "started_by_me_share",
@@ -94,8 +102,9 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "silence_coverage",
         "ratio 0-1",
-        "share of the 30-day stretches since last_contact in which the archive holds mail from "
-        "me (to anyone); 0 when it holds no mail to me since; None under 30 days of silence",
+        f"share of the {SILENCE_WINDOW}-day stretches since last_contact in which the archive "
+        "holds mail from me (to anyone); 0 when it holds no mail to me since; None under "
+        f"{SILENCE_WINDOW} days of silence",
     ),
     Metric("gap_max_days", "days", "longest gap between consecutive contact days"),
     Metric(
@@ -104,12 +113,21 @@ METRICS: tuple[Metric, ...] = (
         "silence_days / gap_p90_days: how far beyond its own "
         "rhythm the tie is now; None without gaps",
     ),
-    Metric("interactions_90d", "count", "interactions in the 90 days up to the as-of date"),
-    Metric("recent_rate", "per 30 days", "interactions per 30 days over the last 90 days"),
+    Metric(
+        "interactions_90d",  # a name in users' rules: fixed, whatever RECENT_DAYS becomes
+        "count",
+        f"interactions in the {RECENT_DAYS} days up to the as-of date",
+    ),
+    Metric(
+        "recent_rate",
+        f"per {RATE_DAYS} days",
+        f"interactions per {RATE_DAYS} days over the last {RECENT_DAYS} days",
+    ),
     Metric(
         "earlier_rate",
-        "per 30 days",
-        "interactions per 30 days before the last 90 days (from first contact)",
+        f"per {RATE_DAYS} days",
+        f"interactions per {RATE_DAYS} days before the last {RECENT_DAYS} days (from first "
+        "contact)",
     ),
     Metric(
         "trend",
@@ -119,7 +137,8 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "reply_owed",
         "boolean",
-        "a direct message from them (me in To, at most 3 recipients, not an answer in a "
+        f"a direct message from them (me in To, at most {DIRECT_MAX_RECIPIENTS} recipients, not "
+        "an answer in a "
         "thread I wrote in) has had no message or meeting from me since, while the archive "
         "holds my mail to others after it",
     ),

@@ -17,6 +17,7 @@ from agent.core.interactions import ME, Coverage, Interaction
 from agent.core.rhythm import rhythm_words
 
 RECENT_DAYS = 90
+RATE_DAYS = 30  # rates are per this many days: about a month
 # An answer to a thread counts if it could be in the archive: mail in that direction on at
 # least ANSWER_MIN_DAYS days within ANSWER_DAYS of the thread's start. A stray message weeks
 # later does not show that the archive kept that stretch's mail (Enron: sent mail for months
@@ -219,11 +220,11 @@ def _trend(
     cutoff = as_of - timedelta(days=RECENT_DAYS)
     recent = sum(1 for i in personal if i.when > cutoff)
     earlier = len(personal) - recent
-    recent_rate = recent / RECENT_DAYS * 30
+    recent_rate = recent / RECENT_DAYS * RATE_DAYS
     earlier_rate: float | None = None
     if days and earlier:
         span = max((today - timedelta(days=RECENT_DAYS) - days[0]).days, 1)
-        earlier_rate = earlier / span * 30
+        earlier_rate = earlier / span * RATE_DAYS
     trend = recent_rate / earlier_rate if earlier_rate else None
     return {
         "interactions_90d": recent,

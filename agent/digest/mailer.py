@@ -7,7 +7,6 @@ OperationError naming host:port and what the server said, so the CLI exits 1.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import smtplib
 import ssl
@@ -20,6 +19,7 @@ from email.utils import format_datetime, make_msgid
 from agent.config import secrets
 from agent.config.settings import Config, SmtpConfig
 from agent.errors import OperationError, UserError
+from connectors import net
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,6 @@ def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
         return smtplib.SMTP_SSL(
             smtp.host, smtp.port, timeout=smtp.timeout, context=_tls_context(smtp)
         )
-    if smtp.security == "none" and not _is_loopback(smtp.host):
-        log.warning('[smtp] security = "none": the digest goes to %s unencrypted', smtp.host)
     client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
     if smtp.security == "starttls":
         try:
@@ -138,22 +136,7 @@ def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
 
 
 def _tls_context(smtp: SmtpConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if smtp.ca_file:
-        try:
-            context.load_verify_locations(cafile=smtp.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise UserError(f"[smtp] ca_file: cannot load {smtp.ca_file}: {exc}") from None
-    return context
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return net.tls_context("smtp", smtp.ca_file)
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:

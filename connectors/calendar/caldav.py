@@ -9,7 +9,6 @@ means one full fetch of that calendar, never an error.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from agent.config.settings import CalendarConfig, MeConfig
 from agent.core.model import MeetingMeta
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
+from connectors import net
 from connectors.base import Progress, no_progress
 from connectors.calendar import ical
 from connectors.calendar.ics import safe_url
@@ -181,9 +181,7 @@ class CaldavConnector:
             password: str | None = resolve(self.config.secret)
         else:
             password = unquote(parts.password or "") or None
-        ca_file = os.path.expanduser(self.config.ca_file)
-        if ca_file and not os.path.isfile(ca_file):
-            raise UserError(f"[calendars.{self.config.name}] ca_file: no file {ca_file}")
+        ca_file = net.ca_bundle(f"calendars.{self.config.name}", self.config.ca_file)
         return self.client_factory(
             url=urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])),
             username=username or None,

@@ -30,9 +30,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.config.secrets import resolve
-from agent.config.settings import CalendarConfig, MeConfig
+from agent.config.settings import (
+    FILE_SCHEMES,
+    WEB_SCHEMES,
+    WEBCAL_SCHEMES,
+    CalendarConfig,
+    MeConfig,
+)
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
+from connectors import net
 from connectors.base import Progress, no_progress
 from connectors.calendar import ical
 
@@ -44,7 +51,6 @@ MAX_BYTES = 64 * 1024 * 1024  # a calendar larger than this is a misconfigured U
 REFRESH = timedelta(days=30)
 MAX_RETRY_AFTER = timedelta(days=1)  # a server may not silence us for longer than this
 RETRY_STATUSES = (429, 503)
-WEBCAL = ("webcal", "webcals")
 
 
 @dataclass
@@ -106,9 +112,9 @@ class IcsConnector:
 
     def _fetch(self, cursor: dict[str, Any]) -> Fetched:
         scheme = urllib.parse.urlsplit(self.config.url).scheme.lower()
-        if scheme in ("http", "https", *WEBCAL):
+        if scheme in (*WEB_SCHEMES, *WEBCAL_SCHEMES):
             return self._fetch_http(cursor)
-        if scheme in ("", "file"):
+        if scheme in FILE_SCHEMES:
             return self._fetch_file(cursor)
         raise UserError(
             f"[calendars.{self.config.name}] url: {scheme}:// is not supported "
@@ -200,13 +206,7 @@ class IcsConnector:
         return None
 
     def _tls(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.config.ca_file:
-            try:
-                context.load_verify_locations(cafile=os.path.expanduser(self.config.ca_file))
-            except (OSError, ssl.SSLError) as exc:
-                raise UserError(f"[calendars.{self.config.name}] ca_file: {exc}") from None
-        return context
+        return net.tls_context(f"calendars.{self.config.name}", self.config.ca_file)
 
     def _http_error(self, exc: urllib.error.HTTPError) -> Fetched:
         with exc:
@@ -306,7 +306,7 @@ def http_url(url: str) -> str:
     HTTP would send a password in the clear.
     """
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() in WEBCAL:
+    if parts.scheme.lower() in WEBCAL_SCHEMES:
         return urllib.parse.urlunsplit(parts._replace(scheme="https"))
     return url
 

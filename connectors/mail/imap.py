@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
 import logging
-import os
 import re
 import ssl
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +35,7 @@ from agent.config.settings import AccountConfig, MeConfig
 from agent.core.model import Located
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
+from connectors import net
 from connectors.base import Progress, no_progress
 from connectors.mail.folders import ALL_FLAG, is_sent, skip_reason
 from connectors.mail.headers import FIELDS, parse_headers
@@ -291,8 +290,6 @@ class ImapConnector:
 
     def _connect(self) -> IMAPClient:
         c = self.config
-        if c.security == "none" and not _is_loopback(c.host):
-            log.warning("%s: security = none sends the password in clear to %s", c.name, c.host)
         context = self._ssl_context() if c.security == "ssl" else None
         timeout = imapclient.SocketTimeout(connect=c.timeout, read=c.timeout)
         try:
@@ -303,16 +300,7 @@ class ImapConnector:
             raise self._failure(exc, f"cannot connect to {self.where}") from None
 
     def _ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.config.ca_file:
-            path = os.path.expanduser(self.config.ca_file)
-            try:
-                context.load_verify_locations(cafile=path)
-            except (OSError, ssl.SSLError) as exc:
-                raise UserError(
-                    f"[accounts.{self.config.name}] ca_file: cannot load {path}: {_reason(exc)}"
-                ) from None
-        return context
+        return net.tls_context(f"accounts.{self.config.name}", self.config.ca_file)
 
     def _login(self, client: IMAPClient, secret: str) -> None:
         c = self.config
@@ -334,7 +322,7 @@ class ImapConnector:
                 f"ca_file in [accounts.{self.config.name}] to the CA's PEM file"
             )
         if isinstance(exc, CONNECTION_LOST):
-            return OperationError(f"{doing}: {_reason(exc)}")
+            return OperationError(f"{doing}: {net.reason(exc)}")
         return OperationError(f"{self.where} refused a command: {_server_text(exc)}")
 
 
@@ -449,21 +437,6 @@ def _internaldate_value(value: bytes, normalise_times: bool) -> datetime | None:
                         tzinfo=zone)  # fmt: skip
     except ValueError:
         return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, ssl.SSLError):
-        return exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 def _server_text(exc: BaseException) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+from agent.config.settings import DIGEST_FORMATS
 from agent.digest.build import Digest
 from agent.digest.render.html import render_html
 from agent.digest.render.markdown import render_markdown
 from agent.digest.render.text import render_text
 from agent.i18n import translator
 
-FORMATS = ("text", "markdown", "html", "json")
+FORMATS = DIGEST_FORMATS  # declared with the config key [digest] format
 
 
 def render(digest: Digest, fmt: str, language: str = "en") -> str:
