@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import ssl
+from typing import TYPE_CHECKING
 
 from agent.errors import UserError
+
+if TYPE_CHECKING:  # imported where a connection is made: the config reads this module too
+    import ssl
 
 _LOCALHOST = ("localhost", "localhost.localdomain")
 
@@ -39,6 +42,8 @@ def tls_context(table: str, ca_file: str = "") -> ssl.SSLContext:
     ``table`` names the config table in the error (``accounts.work``, ``smtp``): an unreadable
     or malformed CA file is the user's to fix, so it is a UserError, never "verification off".
     """
+    import ssl
+
     context = ssl.create_default_context()
     path = expand_path(ca_file)
     if path:
@@ -70,6 +75,8 @@ def clear_text_warning(table: str, setting: str, host: str, what: str) -> str | 
 
 def reason(exc: BaseException) -> str:
     """An OS or SSL error in a few words (the OS's own text where there is one)."""
+    import ssl
+
     if isinstance(exc, ssl.SSLCertVerificationError):
         return exc.verify_message or str(exc)
     if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, ssl.SSLError):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
+
+import pytest
 
 from agent.core.metrics import markdown_table
 
@@ -22,3 +26,46 @@ def test_example_config_is_valid() -> None:
     config = load_config(str(ROOT / "config.example.toml"))
     assert config.me.emails
     assert {a.type for a in config.accounts} == {"imap", "maildir"}
+
+
+def test_readme_config_table_matches_the_declarations() -> None:
+    from agent.config.settings import reference
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- config:start -->") + len("<!-- config:start -->")
+    end = readme.index("<!-- config:end -->")
+    assert readme[start:end].strip() == reference().strip()
+
+
+def _example_keys() -> dict[str, set[str]]:
+    """Every key config.example.toml shows, set or commented out, per table."""
+    found: dict[str, set[str]] = {}
+    table = ""
+    for line in (ROOT / "config.example.toml").read_text().splitlines():
+        header = re.match(r"^[#\s]*\[\[?([a-z_]+)\]\]?\s*(#.*)?$", line)
+        if header:
+            table = header.group(1)
+            continue
+        setting = re.match(r"^[#\s]*([a-z_0-9]+)\s*=", line)
+        if setting and table:
+            found.setdefault(table, set()).add(setting.group(1))
+    return found
+
+
+def test_example_config_shows_every_declared_key_and_no_other() -> None:
+    from agent.config.keys import toml_names
+    from agent.config.settings import TABLES
+
+    shown = _example_keys()
+    for name, cls, _ in TABLES:
+        if cls is dict:  # [cadence]: any tag
+            continue
+        assert shown.get(name, set()) == set(toml_names(cls)), name
+
+
+def test_example_config_loads_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    from agent.config.settings import load_config
+
+    with caplog.at_level(logging.WARNING):
+        load_config(str(ROOT / "config.example.toml"))
+    assert [r.getMessage() for r in caplog.records] == []

@@ -7,6 +7,7 @@ network I/O. Unknown keys are warnings. The key names are a contract (DESIGN.md)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import logging
 import os
@@ -20,6 +21,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.config import paths
 from agent.config.durations import parse_duration
+from agent.config.keys import (
+    OAUTH_KEY,
+    SECRET_KEYS,
+    Key,
+    declared,
+    default_text,
+    key,
+    toml_names,
+)
 from agent.config.schedule import ScheduleSpec, parse_schedule
 from agent.config.secrets import OAUTH2_TOKEN, SecretKind, SecretSpec
 from agent.errors import UserError
@@ -30,14 +40,30 @@ log = logging.getLogger(__name__)
 
 SECURITY = ("ssl", "starttls", "none")
 DIGEST_FORMATS = ("text", "markdown", "html", "json")
+ACCOUNT_TYPES = ("imap", "maildir")
+CALENDAR_TYPES = ("ics", "caldav")
+# URL schemes per calendar type; "" is a plain path. webcal is a "subscribe" label for HTTPS.
+FILE_SCHEMES = ("", "file")
+WEB_SCHEMES = ("http", "https")
+WEBCAL_SCHEMES = ("webcal", "webcals")
+CALENDAR_SCHEMES = {"ics": (*FILE_SCHEMES, *WEB_SCHEMES, *WEBCAL_SCHEMES), "caldav": WEB_SCHEMES}
+
+TIMEOUT = 30.0
+_TIMEOUT = "seconds, for connecting and for each read"
+_CA = "a CA bundle to trust as well as the system's (self-hosted servers); TLS is always verified"
+_NAME = "unique among accounts and calendars; `--source` selects by it"
+_SECRET = "one secret source: a command's first output line, an environment variable, a systemd credential, or (discouraged) the password itself"  # noqa: E501
+_IMAP = ("imap",)
 
 
 @dataclass(frozen=True)
 class MeConfig:
-    name: str
-    emails: tuple[str, ...]
-    timezone: str
-    language: str = "en"
+    name: str = key("name", "your name")
+    emails: tuple[str, ...] = key("emails", "every address that is you", "emails", required=True)
+    timezone: str = key(
+        "timezone", "the IANA time zone days are counted in", default_doc="the system's zone"
+    )
+    language: str = key("language", "digest language", "choice", "en", choices=LANGUAGES)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -45,68 +71,120 @@ class MeConfig:
 
 
 @dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = key(
+        "url", "SQLAlchemy URL: `sqlite:///PATH` or `postgresql://USER@HOST/DB`", default="",
+        default_doc="`$XDG_DATA_HOME/agent/agent.db` (`$STATE_DIRECTORY` under systemd)",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class AccountConfig:
-    name: str
-    type: str  # "imap" | "maildir"
-    host: str = ""
-    port: int = 993
-    security: str = "ssl"
-    username: str = ""
-    secret: SecretSpec | None = None
-    folders: tuple[str, ...] = ()
-    path: str = ""
-    timeout: float = 30.0
-    batch_size: int = 500
-    ca_file: str = ""  # extra CA bundle to trust (self-hosted servers); verification stays on
+    name: str = key("name", _NAME, required=True)
+    type: str = key("type", "what the account is", "choice", required=True, choices=ACCOUNT_TYPES)
+    host: str = key("host", "the IMAP server", default="", required=True, types=_IMAP)
+    port: int = key(
+        "port", "TCP port", "port", 993, types=_IMAP, default_doc="993 for ssl, else 143"
+    )
+    security: str = key(
+        "security", "TLS from the start, STARTTLS, or none (loopback only)", "choice", "ssl",
+        choices=SECURITY, types=_IMAP,
+    )  # fmt: skip
+    username: str = key("username", "the login name", default="", required=True, types=_IMAP)
+    secret: SecretSpec | None = key(
+        "password_command", _SECRET + "; or an OAuth2 token command (XOAUTH2)", "secret", None,
+        types=_IMAP, oauth=True, required=True,
+    )  # fmt: skip
+    folders: tuple[str, ...] = key(
+        "folders", "the folders to read", "strings", (),
+        default_doc="every folder but Trash, Junk and Drafts (Gmail: All Mail)",
+    )  # fmt: skip
+    path: str = key("path", "the Maildir++ root", default="", required=True, types=("maildir",))
+    timeout: float = key("timeout", _TIMEOUT, "number", TIMEOUT, types=_IMAP)
+    batch_size: int = key("batch_size", "UIDs per header FETCH", "integer", 500, types=_IMAP)
+    ca_file: str = key("ca_file", _CA, default="", types=_IMAP)
 
 
 @dataclass(frozen=True)
 class CalendarConfig:
-    name: str
-    type: str  # "ics" | "caldav"
-    url: str
-    username: str = ""
-    secret: SecretSpec | None = None
-    timeout: float = 30.0
-    ca_file: str = ""
+    name: str = key("name", _NAME, required=True)
+    type: str = key(
+        "type", "an .ics file or feed, or a CalDAV server", "choice", required=True,
+        choices=CALENDAR_TYPES,
+    )  # fmt: skip
+    url: str = key(
+        "url", "ics: a path, `file://`, `http(s)://` or `webcal://`; caldav: a calendar, "
+        "principal or server URL", required=True,
+    )  # fmt: skip
+    username: str = key("username", "HTTP or CalDAV login", default="")
+    secret: SecretSpec | None = key("password_command", _SECRET, "secret", None)
+    timeout: float = key("timeout", _TIMEOUT, "number", TIMEOUT)
+    ca_file: str = key("ca_file", _CA, default="")
 
 
 @dataclass(frozen=True)
 class PersonConfig:
-    name: str
-    emails: tuple[str, ...]
-    tags: tuple[str, ...] = ()
-    cadence: timedelta | None = None
+    name: str = key("name", "the name shown", default_doc="the first address")
+    emails: tuple[str, ...] = key("emails", "every address of this person", "emails", required=True)
+    tags: tuple[str, ...] = key("tags", "tags, for [cadence] and rules", "strings", ())
+    cadence: timedelta | None = key("cadence", "keep-in-touch target (`30d`)", "duration", None)
 
 
 @dataclass(frozen=True)
 class IgnoreConfig:
-    addresses: tuple[str, ...] = ()
-    domains: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = key(
+        "addresses", "glob patterns of addresses that are never people", "strings", ()
+    )
+    domains: tuple[str, ...] = key(
+        "domains", "domains (and subdomains) that are never people", "strings", ()
+    )
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    files: tuple[str, ...] = key(
+        "files", "your rule files, on top of the built-in rules (relative to this file)",
+        "strings", (),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class DigestConfig:
-    to: str = ""
-    every: ScheduleSpec | None = None
-    format: str = "html"
+    to: str = key("to", "where `agent digest --send` and the daemon send it", default="")
+    every: ScheduleSpec | None = key(
+        "every", "`<weekday> HH:MM` or `daily HH:MM`, in [me] timezone", "schedule", None
+    )
+    format: str = key(
+        "format", "the primary part of the sent digest", "choice", "html", choices=DIGEST_FORMATS
+    )
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str
-    port: int = 465
-    security: str = "ssl"
-    username: str = ""
-    secret: SecretSpec | None = None
-    sender: str = ""
-    timeout: float = 30.0
-    ca_file: str = ""
+    host: str = key("host", "the SMTP server", required=True)
+    port: int = key(
+        "port", "TCP port", "port", 465, default_doc="465 for ssl, 587 for starttls, 25 for none"
+    )
+    security: str = key(
+        "security", "TLS from the start, STARTTLS, or none (loopback only)", "choice", "ssl",
+        choices=SECURITY,
+    )  # fmt: skip
+    username: str = key("username", "the login name, if the server wants one", default="")
+    secret: SecretSpec | None = key(
+        "password_command", _SECRET + "; or an OAuth2 token command (XOAUTH2)", "secret", None,
+        oauth=True,
+    )  # fmt: skip
+    sender: str = key("from", "the digest's From", default="", default_doc="username")
+    timeout: float = key("timeout", _TIMEOUT, "number", TIMEOUT)
+    ca_file: str = key("ca_file", _CA, default="")
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    sync_every: timedelta = timedelta(minutes=15)
+    sync_every: timedelta = key(
+        "sync_every", "how often `agent run` syncs every source", "duration",
+        timedelta(minutes=15), default_doc="`15m`",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,6 +205,35 @@ class Config:
     @property
     def sources(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.accounts) + tuple(c.name for c in self.calendars)
+
+
+# Every table, in the order the reference and config.example.toml show them: (TOML name,
+# its dataclass, an array of tables?). [cadence] has no fixed keys: any tag = a duration.
+TABLES: tuple[tuple[str, type, bool], ...] = (
+    ("me", MeConfig, False), ("database", DatabaseConfig, False),
+    ("accounts", AccountConfig, True), ("calendars", CalendarConfig, True),
+    ("people", PersonConfig, True), ("cadence", dict, False), ("ignore", IgnoreConfig, False),
+    ("rules", RulesConfig, False), ("digest", DigestConfig, False),
+    ("smtp", SmtpConfig, False), ("daemon", DaemonConfig, False),
+)  # fmt: skip
+TOP_LEVEL = tuple(name for name, _, _ in TABLES)
+
+
+def reference() -> str:
+    """Every config key as a Markdown table (README, "Configuration"), from the declarations."""
+    lines = ["| table | key | value | default | meaning |", "|---|---|---|---|---|"]
+    for name, cls, array in TABLES:
+        shown = f"[[{name}]]" if array else f"[{name}]"
+        if cls is dict:
+            lines.append(f"| `{shown}` | *tag* | duration | none | keep-in-touch target per tag |")
+            continue
+        for f, spec in declared(cls):
+            keys = " ".join(f"`{n}`" for n in spec.toml_names)
+            only = f" ({' / '.join(spec.types)} only)" if spec.types else ""
+            kind = "one of " + ", ".join(spec.choices) if spec.choices else spec.kind
+            default = default_text(f, spec)
+            lines.append(f"| `{shown}` | {keys} | {kind} | {default} | {spec.doc}{only} |")
+    return "\n".join(lines)
 
 
 def find_config_path(explicit: str | None) -> Path:
@@ -170,12 +277,6 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     return config
 
 
-TOP_LEVEL = (
-    "me", "database", "accounts", "calendars", "people", "cadence",
-    "ignore", "rules", "digest", "smtp", "daemon",
-)  # fmt: skip
-
-
 def _build(r: _Reader, data: dict[str, Any], path: Path | None) -> Config | None:
     r.unknown("", data, TOP_LEVEL)
     me = _me(r, r.table(data, "me", required=True))
@@ -183,26 +284,76 @@ def _build(r: _Reader, data: dict[str, Any], path: Path | None) -> Config | None
     calendars = tuple(_calendar(r, t, i) for i, t in enumerate(r.array(data, "calendars")))
     _unique_names(r, accounts, calendars)
     people = tuple(_person(r, t, i) for i, t in enumerate(r.array(data, "people")))
-    rules = r.table(data, "rules")
-    r.unknown("rules", rules, ("files",))
+    rules = RulesConfig(**_read(r, RulesConfig, r.table(data, "rules"), "rules"))
     base = path.parent if path else Path.cwd()
-    rule_files = tuple(_resolve_path(f, base) for f in r.str_list(rules, "rules", "files"))
-    smtp_table = r.table(data, "smtp")
+    database = DatabaseConfig(**_read(r, DatabaseConfig, r.table(data, "database"), "database"))
     config = Config(
         path=path,
         me=me,
-        database_url=_database(r, r.table(data, "database")),
+        database_url=database.url or paths.default_database_url(),
         accounts=accounts,
         calendars=calendars,
         people=people,
         cadence=_cadence(r, r.table(data, "cadence")),
         ignore=_ignore(r, r.table(data, "ignore")),
-        rule_files=rule_files,
-        digest=_digest(r, r.table(data, "digest")),
-        smtp=_smtp(r, smtp_table) if "smtp" in data else None,
-        daemon=_daemon(r, r.table(data, "daemon")),
+        rule_files=tuple(_resolve_path(f, base) for f in rules.files),
+        digest=DigestConfig(**_read(r, DigestConfig, r.table(data, "digest"), "digest")),
+        smtp=_smtp(r, r.table(data, "smtp")) if "smtp" in data else None,
+        daemon=DaemonConfig(**_read(r, DaemonConfig, r.table(data, "daemon"), "daemon")),
     )
     return None if r.problems else config
+
+
+def _read(
+    r: _Reader,
+    cls: type,
+    t: dict[str, Any],
+    table: str,
+    type_: str | None = None,
+    given: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every declared key of ``cls`` that applies to ``type_``, read and checked; unknown keys
+    are warned about. ``given`` holds fields already read (a table's name and type)."""
+    r.unknown(table, t, toml_names(cls, type_))
+    values = dict(given or {})
+    for f, spec in declared(cls, type_):
+        if f.name not in values:
+            default = f.default if f.default is not dataclasses.MISSING else _EMPTY[spec.kind]
+            values[f.name] = _read_value(r, t, table, spec, default)
+    return values
+
+
+def _read_value(r: _Reader, t: dict[str, Any], table: str, spec: Key, default: Any) -> Any:
+    if spec.kind == "string":
+        return _or(r.string(t, table, spec.name, spec.required), default)
+    if spec.kind == "choice":
+        return _or(r.choice(t, table, spec.name, spec.choices, spec.required), default)
+    if spec.kind == "number":
+        return r.number(t, table, spec.name, default)
+    if spec.kind == "integer":
+        return r.integer(t, table, spec.name, default)
+    if spec.kind == "port":
+        return r.port(t, table, default)
+    if spec.kind == "strings":
+        return tuple(r.str_list(t, table, spec.name, spec.required))
+    if spec.kind == "duration":
+        return _or(r.duration(t, table, spec.name), default)
+    return _read_special(r, t, table, spec, default)
+
+
+def _read_special(r: _Reader, t: dict[str, Any], table: str, spec: Key, default: Any) -> Any:
+    if spec.kind == "emails":
+        return _emails(r, t, table, spec.name, spec.required)
+    if spec.kind == "schedule":
+        return _schedule(r, t, table, spec.name)
+    return _secret(r, t, table, spec)
+
+
+_EMPTY: dict[str, Any] = {"string": "", "choice": "", "strings": (), "emails": ()}
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None or value == "" else value
 
 
 def _resolve_path(value: str, base: Path) -> Path:
@@ -211,24 +362,18 @@ def _resolve_path(value: str, base: Path) -> Path:
 
 
 def _me(r: _Reader, t: dict[str, Any]) -> MeConfig:
-    r.unknown("me", t, ("name", "emails", "timezone", "language"))
-    # A missing [me] is one problem, not one per key.
-    emails = _emails(r, t, "me", required=bool(t))
-    if "emails" in t and not emails and not r.has_problem("me", "emails"):
+    if not t:  # a missing [me] is one problem (said by r.table), not one per key
+        return MeConfig("", (), "UTC")
+    values = _read(r, MeConfig, t, "me")
+    if "emails" in t and not values["emails"] and not r.has_problem("me", "emails"):
         r.problem("me", "emails", "list at least one address that is you")
-    tz = r.string(t, "me", "timezone")
-    if tz is not None and not _valid_zone(tz):
+    tz = values["timezone"]
+    if tz and not _valid_zone(tz):
         r.problem(
             "me", "timezone", f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)"
         )
         tz = "UTC"
-    tz = tz or _system_timezone()
-    language = r.string(t, "me", "language") or "en"
-    if language not in LANGUAGES:
-        r.problem("me", "language", f"{language!r} is not one of {', '.join(LANGUAGES)}")
-    return MeConfig(
-        name=r.string(t, "me", "name") or "", emails=emails, timezone=tz, language=language
-    )
+    return MeConfig(**{**values, "timezone": tz or _system_timezone()})
 
 
 def _valid_zone(name: str) -> bool:
@@ -253,81 +398,75 @@ def _system_timezone() -> str:
     return "UTC"
 
 
-def _emails(r: _Reader, t: dict[str, Any], table: str, required: bool) -> tuple[str, ...]:
-    emails = tuple(e.strip().lower() for e in r.str_list(t, table, "emails", required=required))
+def _emails(
+    r: _Reader, t: dict[str, Any], table: str, name: str, required: bool
+) -> tuple[str, ...]:
+    emails = tuple(e.strip().lower() for e in r.str_list(t, table, name, required=required))
     for email in emails:
         if "@" not in email.strip("@") or any(c.isspace() for c in email):
-            r.problem(table, "emails", f"{email!r} is not an e-mail address")
+            r.problem(table, name, f"{email!r} is not an e-mail address")
     return emails
 
 
-def _database(r: _Reader, t: dict[str, Any]) -> str:
-    r.unknown("database", t, ("url",))
-    return r.string(t, "database", "url") or paths.default_database_url()
+def _schedule(r: _Reader, t: dict[str, Any], table: str, name: str) -> ScheduleSpec | None:
+    every = r.string(t, table, name)
+    if not every:
+        return None
+    try:
+        return parse_schedule(every)
+    except ValueError as exc:
+        r.problem(table, name, str(exc))
+        return None
 
 
-def _secret(r: _Reader, t: dict[str, Any], table: str, allow_oauth: bool) -> SecretSpec | None:
-    keys: dict[str, SecretKind] = {
-        "password_command": "command",
-        "password_env": "env",
-        "password_credential": "credential",
-        "password": "plain",
-    }
-    found: list[tuple[str, SecretKind]] = [(k, kind) for k, kind in keys.items() if k in t]
-    if allow_oauth and "oauth2_token_command" in t:
-        found.append(("oauth2_token_command", "command"))
+_SECRET_KINDS: dict[str, SecretKind] = {
+    "password_command": "command",
+    "password_env": "env",
+    "password_credential": "credential",
+    "password": "plain",
+    OAUTH_KEY: "command",
+}
+
+
+def _secret(r: _Reader, t: dict[str, Any], table: str, spec: Key) -> SecretSpec | None:
+    found = [k for k in spec.toml_names if k in t]
     if len(found) > 1:
-        r.problem(table, found[1][0], f"set only one of {', '.join(k for k, _ in found)}")
+        r.problem(table, found[1], f"set only one of {', '.join(found)}")
         return None
     if not found:
+        if spec.required:
+            r.problem(table, spec.name, "an IMAP account needs a password or token source")
         return None
-    key, kind = found[0]
-    value = r.string(t, table, key) or ""
+    name = found[0]
+    kind = _SECRET_KINDS[name]
+    value = r.string(t, table, name) or ""
     if kind == "plain":
-        r.warn(f"[{table}] {key}: a password in the config file is discouraged; use a command")
-    purpose = OAUTH2_TOKEN if key == "oauth2_token_command" else "password"
+        r.warn(f"[{table}] {name}: a password in the config file is discouraged; use a command")
+    purpose = OAUTH2_TOKEN if name == OAUTH_KEY else "password"
     return SecretSpec(kind=kind, value=value, purpose=purpose)
 
 
-SECRET_KEYS = ("password_command", "password_env", "password_credential", "password")
+def _named(
+    r: _Reader, t: dict[str, Any], array: str, index: int, types: tuple[str, ...]
+) -> tuple[str, str, str]:
+    """An array entry's name, the table label its problems use, and its type."""
+    name = r.string(t, f"{array}[{index}]", "name", required=True) or f"#{index}"
+    table = f"{array}.{name}"
+    kind = r.choice(t, table, "type", types, required=True) or types[0]
+    return name, table, kind
 
 
 def _account(r: _Reader, t: dict[str, Any], index: int) -> AccountConfig:
-    name = r.string(t, f"accounts[{index}]", "name", required=True) or f"#{index}"
-    table = f"accounts.{name}"
-    kind = r.choice(t, table, "type", ("imap", "maildir"), required=True) or "imap"
-    timeout = r.number(t, table, "timeout", 30.0)
-    batch = r.integer(t, table, "batch_size", 500)
-    folders = tuple(r.str_list(t, table, "folders"))
+    name, table, kind = _named(r, t, "accounts", index, ACCOUNT_TYPES)
     if kind == "maildir":
-        r.unknown(table, t, ("name", "type", "path", "folders"))
-        path = r.string(t, table, "path", required=True) or ""
-        return AccountConfig(name=name, type=kind, path=path, folders=folders)
-    r.unknown(
-        table,
-        t,
-        ("name", "type", "host", "port", "security", "username", "folders", "timeout",
-         "batch_size", "ca_file", "oauth2_token_command", *SECRET_KEYS),
-    )  # fmt: skip
+        return AccountConfig(
+            **_read(r, AccountConfig, t, table, kind, {"name": name, "type": kind})
+        )
     security = r.choice(t, table, "security", SECURITY) or "ssl"
     _warn_clear_text(r, t, table, security)
-    default_port = 993 if security == "ssl" else 143
-    secret = _secret(r, t, table, allow_oauth=True)
-    if secret is None and not any(k in t for k in (*SECRET_KEYS, "oauth2_token_command")):
-        r.problem(table, "password_command", "an IMAP account needs a password or token source")
-    return AccountConfig(
-        name=name,
-        type=kind,
-        host=r.string(t, table, "host", required=True) or "",
-        port=r.port(t, table, default_port),
-        security=security,
-        username=r.string(t, table, "username", required=True) or "",
-        secret=secret,
-        folders=folders,
-        timeout=timeout,
-        batch_size=max(1, batch),
-        ca_file=r.string(t, table, "ca_file") or "",
-    )
+    port = 993 if security == "ssl" else 143
+    given = {"name": name, "type": kind, "security": security, "port": r.port(t, table, port)}
+    return AccountConfig(**_read(r, AccountConfig, t, table, kind, given))
 
 
 def _warn_clear_text(r: _Reader, t: dict[str, Any], table: str, security: str) -> None:
@@ -340,22 +479,11 @@ def _warn_clear_text(r: _Reader, t: dict[str, Any], table: str, security: str) -
 
 
 def _calendar(r: _Reader, t: dict[str, Any], index: int) -> CalendarConfig:
-    name = r.string(t, f"calendars[{index}]", "name", required=True) or f"#{index}"
-    table = f"calendars.{name}"
-    r.unknown(table, t, ("name", "type", "url", "username", "timeout", "ca_file", *SECRET_KEYS))
-    kind = r.choice(t, table, "type", ("ics", "caldav"), required=True) or "ics"
-    url = r.string(t, table, "url", required=True) or ""
-    _check_calendar_url(r, table, kind, url)
-    _warn_clear_calendar(r, t, table, url)
-    return CalendarConfig(
-        name=name,
-        type=kind,
-        url=url,
-        username=r.string(t, table, "username") or "",
-        secret=_secret(r, t, table, allow_oauth=False),
-        timeout=r.number(t, table, "timeout", 30.0),
-        ca_file=r.string(t, table, "ca_file") or "",
-    )
+    name, table, kind = _named(r, t, "calendars", index, CALENDAR_TYPES)
+    values = _read(r, CalendarConfig, t, table, kind, {"name": name, "type": kind})
+    _check_calendar_url(r, table, kind, values["url"])
+    _warn_clear_calendar(r, t, table, values["url"])
+    return CalendarConfig(**values)
 
 
 def _warn_clear_calendar(r: _Reader, t: dict[str, Any], table: str, url: str) -> None:
@@ -369,13 +497,6 @@ def _warn_clear_calendar(r: _Reader, t: dict[str, Any], table: str, url: str) ->
     )
     if has_secret and warning:
         r.warn(warning)
-
-
-# URL schemes per calendar type; "" is a plain path. webcal is a "subscribe" label for HTTPS.
-FILE_SCHEMES = ("", "file")
-WEB_SCHEMES = ("http", "https")
-WEBCAL_SCHEMES = ("webcal", "webcals")
-CALENDAR_SCHEMES = {"ics": (*FILE_SCHEMES, *WEB_SCHEMES, *WEBCAL_SCHEMES), "caldav": WEB_SCHEMES}
 
 
 def _check_calendar_url(r: _Reader, table: str, kind: str, url: str) -> None:
@@ -399,16 +520,9 @@ def _unique_names(
 
 
 def _person(r: _Reader, t: dict[str, Any], index: int) -> PersonConfig:
-    table = f"people[{index}]"
-    r.unknown(table, t, ("name", "emails", "tags", "cadence"))
-    emails = _emails(r, t, table, required=True)
-    cadence = r.duration(t, table, "cadence")
-    return PersonConfig(
-        name=r.string(t, table, "name") or (emails[0] if emails else ""),
-        emails=emails,
-        tags=tuple(r.str_list(t, table, "tags")),
-        cadence=cadence,
-    )
+    values = _read(r, PersonConfig, t, f"people[{index}]")
+    emails = values["emails"]
+    return PersonConfig(**{**values, "name": values["name"] or (emails[0] if emails else "")})
 
 
 def _cadence(r: _Reader, t: dict[str, Any]) -> dict[str, timedelta]:
@@ -421,54 +535,19 @@ def _cadence(r: _Reader, t: dict[str, Any]) -> dict[str, timedelta]:
 
 
 def _ignore(r: _Reader, t: dict[str, Any]) -> IgnoreConfig:
-    r.unknown("ignore", t, ("addresses", "domains"))
+    values = _read(r, IgnoreConfig, t, "ignore")
     return IgnoreConfig(
-        addresses=tuple(a.lower() for a in r.str_list(t, "ignore", "addresses")),
-        domains=tuple(d.lower().lstrip("@") for d in r.str_list(t, "ignore", "domains")),
-    )
-
-
-def _digest(r: _Reader, t: dict[str, Any]) -> DigestConfig:
-    r.unknown("digest", t, ("to", "every", "format"))
-    every = r.string(t, "digest", "every")
-    spec = None
-    if every:
-        try:
-            spec = parse_schedule(every)
-        except ValueError as exc:
-            r.problem("digest", "every", str(exc))
-    return DigestConfig(
-        to=r.string(t, "digest", "to") or "",
-        every=spec,
-        format=r.choice(t, "digest", "format", DIGEST_FORMATS) or "html",
+        addresses=tuple(a.lower() for a in values["addresses"]),
+        domains=tuple(d.lower().lstrip("@") for d in values["domains"]),
     )
 
 
 def _smtp(r: _Reader, t: dict[str, Any]) -> SmtpConfig:
-    r.unknown(
-        "smtp", t,
-        ("host", "port", "security", "username", "from", "timeout", "ca_file",
-         "oauth2_token_command", *SECRET_KEYS),
-    )  # fmt: skip
     security = r.choice(t, "smtp", "security", SECURITY) or "ssl"
     _warn_clear_text(r, t, "smtp", security)
-    default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
-    return SmtpConfig(
-        host=r.string(t, "smtp", "host", required=True) or "",
-        port=r.port(t, "smtp", default_port),
-        security=security,
-        username=r.string(t, "smtp", "username") or "",
-        secret=_secret(r, t, "smtp", allow_oauth=True),
-        sender=r.string(t, "smtp", "from") or "",
-        timeout=r.number(t, "smtp", "timeout", 30.0),
-        ca_file=r.string(t, "smtp", "ca_file") or "",
-    )
-
-
-def _daemon(r: _Reader, t: dict[str, Any]) -> DaemonConfig:
-    r.unknown("daemon", t, ("sync_every",))
-    every = r.duration(t, "daemon", "sync_every")
-    return DaemonConfig(sync_every=every or timedelta(minutes=15))
+    port = {"ssl": 465, "starttls": 587, "none": 25}[security]
+    given = {"security": security, "port": r.port(t, "smtp", port)}
+    return SmtpConfig(**_read(r, SmtpConfig, t, "smtp", given=given))
 
 
 class _Reader:
@@ -491,15 +570,15 @@ class _Reader:
         self.warnings.append(f"{self.filename}: {message}")
 
     def unknown(self, table: str, t: dict[str, Any], allowed: tuple[str, ...]) -> None:
-        for key in t:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.7)
+        for name in t:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.7)
                 if table:
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    self.warn(f"[{table}] unknown key {key!r} ignored{hint}")
+                    self.warn(f"[{table}] unknown key {name!r} ignored{hint}")
                 else:
                     hint = f" (did you mean [{close[0]}]?)" if close else ""
-                    self.warn(f"unknown key {key!r} ignored{hint}")
+                    self.warn(f"unknown key {name!r} ignored{hint}")
 
     def table(self, data: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
         value = data.get(key)
