@@ -356,3 +356,21 @@ def test_bad_urls_are_user_errors(tmp_path: Path) -> None:
         Store.open("not a url")
     with pytest.raises(UserError, match="not supported"):
         Store.open("mysql://x@localhost/db")
+
+
+def test_the_sqlite_bulk_read_returns_what_sqlalchemy_returns(store: Store) -> None:
+    from sqlalchemy import select
+
+    from agent.store import schema as s
+    from agent.store.reads import MessageRow, bulk
+
+    store.ingest("work", "INBOX", "1", [at("1", meta()), at("2", meta("m2@x", reply=True))])
+    store.ingest("work", "Sent", "1", [at("3", meta("m3@x"), "Sent")], sent=True)
+    m = s.messages.c
+    late = datetime(2100, 1, 1, tzinfo=UTC)
+    query = select(*(m[c] for c in MessageRow._fields)).where(m.date <= late).order_by(m.key)
+    with store.engine.connect() as conn:
+        expected = [MessageRow(*row) for row in conn.execute(query)]
+    got = list(bulk(store.engine, query, MessageRow))
+    assert got == expected and len(got) == 3
+    assert all(r.date.tzinfo is not None and isinstance(r.reply, bool) for r in got)

@@ -17,6 +17,7 @@ from agent.core.interactions import Derived, MeetingRecord, MessageRecord, deriv
 from agent.core.person import Person, PersonReport
 from agent.core.stats import compute_stats
 from agent.store.database import Store
+from agent.store.reads import MeetingRow
 
 
 @dataclass(frozen=True)
@@ -106,30 +107,29 @@ def load_messages(store: Store, as_of: datetime) -> list[MessageRecord]:
     """Every message dated up to ``as_of``, oldest first, with its recipients and references."""
     # Recipients by message: [to, cc, bcc, delivered], filled from one pass over the table.
     recipients: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {}
-    for key, role, email in store.address_tuples():
-        lists = recipients.get(key)
+    for address in store.iter_addresses():
+        lists = recipients.get(address.key)
         if lists is None:
-            lists = recipients[key] = ([], [], [], [])
-        index = _ROLES.get(role)
+            lists = recipients[address.key] = ([], [], [], [])
+        index = _ROLES.get(address.role)
         if index is not None:
-            lists[index].append(email)
+            lists[index].append(address.email)
     refs: dict[str, list[str]] = {}
-    for key, ref in store.ref_tuples():
-        found = refs.get(key)
+    for ref in store.iter_refs():
+        found = refs.get(ref.key)
         if found is None:
-            refs[key] = [ref]
+            refs[ref.key] = [ref.ref]
         else:
-            found.append(ref)
+            found.append(ref.ref)
     none = ((), (), (), ())
     out = []
-    for row in store.message_tuples(as_of.astimezone(UTC)):
-        key, date, sender, sender_name, automated, _count, irt, topic, conv, reply, trusted = row
-        to, cc, bcc, delivered = recipients.pop(key, none)
+    for m in store.iter_messages(as_of.astimezone(UTC)):
+        to, cc, bcc, delivered = recipients.pop(m.key, none)
         out.append(
             MessageRecord(
-                key, _aware(date), sender, sender_name, automated, tuple(to), tuple(cc),
-                tuple(bcc), tuple(delivered), tuple(refs.pop(key, ())), irt, topic, conv,
-                bool(reply), bool(trusted),
+                m.key, m.date, m.sender, m.sender_name, m.automated, tuple(to), tuple(cc),
+                tuple(bcc), tuple(delivered), tuple(refs.pop(m.key, ())), m.in_reply_to, m.topic,
+                m.conversation, m.reply, m.from_trusted,
             )
         )  # fmt: skip
     return out
@@ -139,21 +139,16 @@ _ROLES = {"to": 0, "cc": 1, "bcc": 2, "delivered": 3}
 
 
 def load_meetings(store: Store, as_of: datetime) -> list[MeetingRecord]:
-    grouped: dict[str, list[Any]] = {}
+    grouped: dict[str, list[MeetingRow]] = {}
     for row in store.iter_meetings(as_of.astimezone(UTC)):
         grouped.setdefault(row.key, []).append(row)
     return [
         MeetingRecord(
             key=key,
-            start=_aware(rows[0].start),
+            start=rows[0].start,
             organizer=rows[0].organizer,
             status=rows[0].status,
             attendees=tuple((r.email, r.name or "", r.partstat) for r in rows),
         )
         for key, rows in grouped.items()
     ]
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite returns naive datetimes; everything we store is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from agent.config.settings import Config
 from agent.runtime import lock
 from agent.runtime.daemon import due_period, next_digest
-from agent.store.database import Store, SyncRun
+from agent.store.database import Store
+from agent.store.reads import SyncRun
 
 ERRORS_SCANNED = 200  # recent failed runs searched for each source's last error
 

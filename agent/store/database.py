@@ -13,7 +13,7 @@ import json
 import logging
 import operator
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    func,
     select,
     update,
 )
@@ -38,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from agent.core.model import LIST_REASON, Address, Located, MeetingMeta, MessageMeta
 from agent.errors import OperationError, UserError
 from agent.store import schema as s
+from agent.store.reads import Reads
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +54,11 @@ MEETING_KEY_WIDTH = 700
 # The columns a copy read again may improve (see _better_row).
 _MERGED = ("key", "date", "date_source", "automated", "recipient_count", "topic",
            "conversation", "reply", "from_trusted")  # fmt: skip
-# The columns read for the metrics, in the order message_tuples yields them.
-_READ = ("key", "date", "sender", "sender_name", "automated", "recipient_count", "in_reply_to",
-         "topic", "conversation", "reply", "from_trusted")  # fmt: skip
 # A copy whose date came from its Date header beats one dated by INTERNALDATE or mtime.
 _DATE_RANK = {"header": 2, "fallback": 1, "none": 0}
 
 
-@dataclass(frozen=True)
-class SyncRun:
-    source: str
-    started_at: datetime
-    finished_at: datetime | None
-    new_count: int
-    ok: bool
-    error: str | None
-
-
-class Store:
+class Store(Reads):
     """Open with ``Store.open(url)``; every public method is one transaction."""
 
     def __init__(self, engine: Engine) -> None:
@@ -235,37 +222,7 @@ class Store:
             cached = self._compiled[(table.name, keys)] = (compiled.string, processors)
         return cached
 
-    def known_locations(self, source: str, folder: str, validity: str = "") -> set[str]:
-        """Locations already stored for a folder (Maildir's incremental state)."""
-        query = select(s.locations.c.location).where(
-            s.locations.c.source == source,
-            s.locations.c.folder == folder,
-            s.locations.c.validity == validity,
-        )
-        with self.engine.connect() as conn:
-            return set(conn.execute(query).scalars())
-
-    def has_data(self) -> bool:
-        """Whether any sync has stored a message or a meeting."""
-        with self.engine.connect() as conn:
-            for table in (s.messages, s.meetings):
-                if conn.execute(select(table.c.key).limit(1)).first() is not None:
-                    return True
-        return False
-
-    def message_count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(s.messages)).scalar() or 0)
-
     # -- cursors ------------------------------------------------------------------------
-
-    def get_cursor(self, source: str, folder: str) -> dict[str, Any] | None:
-        query = select(s.cursors.c.state).where(
-            s.cursors.c.source == source, s.cursors.c.folder == folder
-        )
-        with self.engine.connect() as conn:
-            state = conn.execute(query).scalar()
-        return json.loads(state) if state else None
 
     def set_cursor(self, source: str, folder: str, state: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
@@ -378,164 +335,6 @@ class Store:
             out.update({c: int(i) for c, i in conn.execute(query)})
         return out
 
-    # -- reading for stats --------------------------------------------------------------
-
-    def iter_messages(self, until: datetime | None = None) -> Iterator[Any]:
-        """Rows of messages (key, date, sender, sender_name, automated, recipient_count,
-        in_reply_to, topic, conversation, reply), oldest first, dated at or before ``until``.
-
-        ``date`` is timezone-aware UTC on every backend (schema.UTCDateTime).
-        """
-        m = s.messages.c
-        query = select(*(m[c] for c in _READ)).order_by(m.date, m.key)
-        if until is not None:
-            query = query.where(s.messages.c.date <= until)
-        with self.engine.connect() as conn:
-            yield from conn.execution_options(yield_per=5000).execute(query)
-
-    def iter_addresses(self) -> Iterator[Any]:
-        """Rows (key, role, email, name) of every message's recipients."""
-        a = s.message_addresses.c
-        query = select(a.key, a.role, a.email, a.name)
-        with self.engine.connect() as conn:
-            yield from conn.execution_options(yield_per=5000).execute(query)
-
-    def iter_refs(self) -> Iterator[Any]:
-        query = select(s.message_refs.c.key, s.message_refs.c.ref)
-        with self.engine.connect() as conn:
-            yield from conn.execution_options(yield_per=5000).execute(query)
-
-    def message_tuples(self, until: datetime | None = None) -> Iterator[tuple[Any, ...]]:
-        """What iter_messages yields, as plain tuples, for bulk reads (the metrics read every
-        message on every digest). On SQLite this skips SQLAlchemy's per-row type processing,
-        which costs more than SQLite's own reading: the dates are parsed here, straight from
-        the format SQLAlchemy stored them in."""
-        if self.dialect != "sqlite":
-            yield from (tuple(row) for row in self.iter_messages(until))
-            return
-        sql = f"SELECT {', '.join(_READ)} FROM messages"
-        params: tuple[Any, ...] = ()
-        if until is not None:
-            process = s.messages.c.date.type.bind_processor(self.engine.dialect)
-            sql += " WHERE date <= ?"
-            params = (process(until) if process else until,)
-        parse = datetime.fromisoformat
-        for row in self._driver_rows(sql + " ORDER BY date, key", params):
-            yield (row[0], parse(row[1]).replace(tzinfo=UTC), *row[2:9], bool(row[9]),
-                   bool(row[10]))  # fmt: skip
-
-    def address_tuples(self) -> Iterator[tuple[str, str, str]]:
-        """(key, role, email) of every stored recipient, as plain tuples."""
-        if self.dialect != "sqlite":
-            yield from ((r.key, r.role, r.email) for r in self.iter_addresses())
-            return
-        yield from self._driver_rows("SELECT key, role, email FROM message_addresses")
-
-    def named_addresses(self) -> Iterator[tuple[str, str, int]]:
-        """(address, display name, messages) for every name an address was seen with, as a
-        sender or a recipient: what merging one person's addresses by name reads."""
-        m, a = s.messages.c, s.message_addresses.c
-        senders = (
-            select(m.sender, m.sender_name, func.count())
-            .where(m.sender_name.is_not(None), m.automated.is_(None))
-            .group_by(m.sender, m.sender_name)
-        )
-        recipients = (
-            select(a.email, a.name, func.count())
-            .where(a.name.is_not(None), a.role.in_(("to", "cc", "bcc")))
-            .group_by(a.email, a.name)
-        )
-        with self.engine.connect() as conn:
-            for query in (senders, recipients):
-                for email, name, count in conn.execute(query):
-                    if email and name:
-                        yield str(email), str(name), int(count)
-
-    def own_address_candidates(self, sent_folders: Iterable[str]) -> dict[str, int]:
-        """Addresses that look like the user's own, with how many messages show it: senders
-        of mail stored in a Sent folder, and Delivered-To / X-Original-To values."""
-        m, a, loc = s.messages.c, s.message_addresses.c, s.locations.c
-        sent = (
-            select(m.sender, func.count(func.distinct(m.key)))
-            .join(s.locations, loc.key == m.key)
-            .where(func.lower(loc.folder).in_([f.lower() for f in sent_folders]))
-            .group_by(m.sender)
-        )
-        delivered = select(a.email, func.count()).where(a.role == "delivered").group_by(a.email)
-        found: dict[str, int] = {}
-        with self.engine.connect() as conn:
-            for query in (sent, delivered):
-                for email, count in conn.execute(query):
-                    if email:
-                        found[str(email)] = found.get(str(email), 0) + int(count)
-        return found
-
-    def stored_folders(self) -> set[str]:
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(s.locations.c.folder).distinct()).scalars())
-
-    def sender_reasons(self, email: str) -> dict[str, int]:
-        """How many messages from ``email`` there are, by why they are automated ("" for
-        personal mail): what `agent person` says about an address that is not a person."""
-        m = s.messages.c
-        query = (
-            select(m.automated, func.count()).where(m.sender == email.lower()).group_by(m.automated)
-        )
-        with self.engine.connect() as conn:
-            return {str(reason or ""): int(count) for reason, count in conn.execute(query)}
-
-    def personal_senders(self) -> set[str]:
-        """Addresses that sent mail with no sign of automation (no list or bulk headers)."""
-        m = s.messages.c
-        query = select(m.sender).where(m.automated.is_(None), m.sender.is_not(None)).distinct()
-        with self.engine.connect() as conn:
-            return {str(e) for e in conn.execute(query).scalars()}
-
-    def list_addresses(self) -> set[str]:
-        """Addresses seen as a mailing list's own (List-Post / List-Id): never people."""
-        a = s.message_addresses.c
-        query = select(a.email).where(a.role == "list").distinct()
-        with self.engine.connect() as conn:
-            return {row[0] for row in conn.execute(query)}
-
-    def ref_tuples(self) -> Iterator[tuple[str, str]]:
-        """(key, ref) of every stored reference, as plain tuples."""
-        if self.dialect != "sqlite":
-            yield from ((r.key, r.ref) for r in self.iter_refs())
-            return
-        yield from self._driver_rows("SELECT key, ref FROM message_refs")
-
-    def _driver_rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
-        # The DBAPI cursor itself, in chunks: SQLAlchemy's Result costs a call per row.
-        with self.engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(sql, params)
-                while rows := cursor.fetchmany(5000):
-                    yield from rows
-            finally:
-                cursor.close()
-
-    def iter_meetings(self, until: datetime | None = None) -> Iterator[Any]:
-        """Rows (key, start, organizer, status, email, name, partstat), one per attendee."""
-        query = (
-            select(
-                s.meetings.c.key,
-                s.meetings.c.start,
-                s.meetings.c.organizer,
-                s.meetings.c.status,
-                s.meeting_attendees.c.email,
-                s.meeting_attendees.c.name,
-                s.meeting_attendees.c.partstat,
-            )
-            .join(s.meeting_attendees, s.meeting_attendees.c.key == s.meetings.c.key)
-            .order_by(s.meetings.c.start, s.meetings.c.key)
-        )
-        if until is not None:
-            query = query.where(s.meetings.c.start <= until)
-        with self.engine.connect() as conn:
-            yield from conn.execute(query)
-
     # -- sync runs and digests ----------------------------------------------------------
 
     def start_run(self, source: str) -> int:
@@ -564,32 +363,6 @@ class Store:
                 if short:  # the pooled connection keeps its usual patience afterwards
                     conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
-    def last_runs(self) -> dict[str, SyncRun]:
-        """The latest sync run per source."""
-        latest = (
-            select(s.sync_runs.c.source, func.max(s.sync_runs.c.id).label("id"))
-            .group_by(s.sync_runs.c.source)
-            .subquery()
-        )
-        query = select(s.sync_runs).join(latest, latest.c.id == s.sync_runs.c.id)
-        with self.engine.connect() as conn:
-            return {r.source: _sync_run(r) for r in conn.execute(query)}
-
-    def recent_errors(self, limit: int = 10) -> list[SyncRun]:
-        query = (
-            select(s.sync_runs)
-            .where(s.sync_runs.c.error.is_not(None))
-            .order_by(s.sync_runs.c.id.desc())
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [_sync_run(r) for r in conn.execute(query)]
-
-    def digest_sent(self, period: str) -> bool:
-        query = select(func.count()).select_from(s.digests).where(s.digests.c.period == period)
-        with self.engine.connect() as conn:
-            return bool(conn.execute(query).scalar())
-
     def record_digest(
         self, period: str, message_id: str, recipient: str, findings: int, sent_at: datetime
     ) -> bool:
@@ -611,20 +384,6 @@ class Store:
                 return int(conn.execute(stmt).rowcount) == 1
             # psycopg reports rowcount -1 here: ask for the inserted key instead.
             return conn.execute(stmt.returning(s.digests.c.period)).first() is not None
-
-    def last_digest(self) -> dict[str, Any] | None:
-        query = select(s.digests).order_by(s.digests.c.sent_at.desc()).limit(1)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return {
-            "period": row.period,
-            "sent_at": row.sent_at,
-            "message_id": row.message_id,
-            "recipient": row.recipient,
-            "findings": row.findings,
-        }
 
 
 @dataclass(frozen=True)
@@ -822,10 +581,6 @@ def _name(value: str | None) -> str | None:
 def _fit_meeting(m: MeetingMeta) -> MeetingMeta:
     key = _fit(m.key, MEETING_KEY_WIDTH, hashed=True)
     return m if key == m.key else dataclasses.replace(m, key=key)
-
-
-def _sync_run(r: Any) -> SyncRun:
-    return SyncRun(r.source, r.started_at, r.finished_at, r.new_count, bool(r.ok), r.error)
 
 
 def _now() -> datetime:
