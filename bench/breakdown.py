@@ -2,9 +2,9 @@
 
 Runs the sync's three stages in one process over the same batches the connector uses and
 times each on its own: the IMAP fetch (server work, socket wait and the connector's FETCH
-reader, ``connectors.mail.imap.HeaderClient``), ``connectors.mail.headers.parse_headers`` on the
-fetched blocks, and ``Store.ingest`` into an empty database. Wall and CPU time per stage: wall minus
-CPU in the fetch is time spent waiting for the server.
+reader, ``connectors.mail.imap_fetch.HeaderClient``), ``connectors.mail.headers.parse_headers``
+on the fetched blocks, and ``Store.ingest`` into an empty database. Wall and CPU time per
+stage: wall minus CPU in the fetch is time spent waiting for the server.
 ``python -m bench.breakdown --port P --user U --db sqlite:///...``.
 """
 
@@ -25,7 +25,7 @@ from agent.core.model import Located
 from agent.store.database import Store
 from bench.floor import FETCH
 from connectors.mail.headers import parse_headers
-from connectors.mail.imap import HeaderClient
+from connectors.mail.imap_fetch import HeaderClient
 
 
 @dataclass

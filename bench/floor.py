@@ -17,8 +17,8 @@ from imapclient import IMAPClient, SocketTimeout
 
 from connectors.mail.headers import FIELDS
 
-# The same items as connectors.mail.imap.FETCH_ITEMS, spelled out so the floor does not pay for
-# importing the agent (SQLAlchemy) that it is measured against.
+# The same items as connectors.mail.imap_fetch.FETCH_ITEMS, spelled out so the floor does not
+# pay for importing the agent (SQLAlchemy) that it is measured against.
 FETCH = [f"BODY.PEEK[HEADER.FIELDS ({' '.join(FIELDS).upper()})]", "INTERNALDATE"]
 
 

@@ -1,6 +1,6 @@
 """The sync's fast paths give exactly what the general code gives, or step aside.
 
-connectors.mail.imap.HeaderClient reads plain FETCH answers by hand and hands anything else to
+connectors.mail.imap_fetch.HeaderClient reads plain FETCH answers by hand and hands anything else to
 imapclient; connectors.mail.headers splits clean CRLF blocks and common Date headers by hand and
 hands anything else to the line-by-line splitter and email.utils. Both must agree wherever the fast
 path answers.
@@ -17,7 +17,7 @@ import pytest
 from imapclient.response_parser import parse_fetch_response
 
 from connectors.mail.headers import _parse_date, _split_clean, _split_lines
-from connectors.mail.imap import _fast_fetch_response
+from connectors.mail.imap_fetch import fast_fetch_response
 
 BODY = b"BODY[HEADER.FIELDS (FROM TO)]"
 LITERAL = b"From: a@b.org\r\nTo: c@d.org\r\n\r\n"
@@ -45,7 +45,7 @@ def _comparable(response: dict[int, dict[bytes, Any]]) -> dict[int, dict[bytes, 
     ],
 )
 def test_plain_fetch_answers_read_by_hand_match_imapclient(data: list[Any]) -> None:
-    fast = _fast_fetch_response(data, normalise_times=False)
+    fast = fast_fetch_response(data, normalise_times=False)
     assert fast is not None
     assert _comparable(fast) == _comparable(parse_fetch_response(data, False, True))
 
@@ -62,7 +62,7 @@ def test_plain_fetch_answers_read_by_hand_match_imapclient(data: list[Any]) -> N
     ],
 )
 def test_other_fetch_answers_go_to_imapclient(data: list[Any]) -> None:
-    assert _fast_fetch_response(data, normalise_times=False) is None
+    assert fast_fetch_response(data, normalise_times=False) is None
 
 
 def test_clean_header_split_agrees_with_the_line_splitter() -> None:

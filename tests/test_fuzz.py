@@ -57,9 +57,9 @@ def test_the_header_parser_never_raises_and_is_deterministic(raw: bytes) -> None
                                                              st.binary(max_size=60))),
                 max_size=8))  # fmt: skip
 def test_the_fast_fetch_reader_never_raises(raw: list[object]) -> None:
-    from connectors.mail.imap import _fast_fetch_response
+    from connectors.mail.imap_fetch import fast_fetch_response
 
-    result = _fast_fetch_response(raw, True)
+    result = fast_fetch_response(raw, True)
     assert result is None or isinstance(result, dict)
 
 
