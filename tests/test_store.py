@@ -152,6 +152,7 @@ def test_oversized_and_nul_values_fit_postgres_columns(store: Store) -> None:
     store.ingest("work", "INBOX", "1", [at("L" * 300, odd)])
     [row] = store.iter_messages()
     assert row.key == row.in_reply_to and len(row.key) <= 512
+    assert row.sender_name is not None
     assert row.sender_name.startswith("Bob n") and len(row.sender_name) == 512
     assert [r.email for r in store.iter_addresses()] == ["carla@example.com"]
     assert len(store.known_locations("work", "INBOX", "1")) == 1
@@ -374,3 +375,22 @@ def test_the_sqlite_bulk_read_returns_what_sqlalchemy_returns(store: Store) -> N
     got = list(bulk(store.engine, query, MessageRow))
     assert got == expected and len(got) == 3
     assert all(r.date.tzinfo is not None and isinstance(r.reply, bool) for r in got)
+
+
+def test_a_migration_stopped_halfway_leaves_no_half_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's driver commits before each CREATE on its own: a process killed while creating
+    # its database left tables that made every later start fail ("already exists").
+    def stopped(conn: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(s, "MIGRATIONS", [s.MIGRATIONS[0], stopped])
+    url = f"sqlite:///{tmp_path / 'agent.db'}"
+    with pytest.raises(KeyboardInterrupt):
+        Store.open(url)
+    monkeypatch.undo()
+    store = Store.open(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(s.schema_version.c.version)).scalar() == s.CURRENT_VERSION
+    store.close()

@@ -71,8 +71,7 @@ class Store(Reads):
         """Open (creating and migrating as needed) the database at ``url``."""
         engine = _create_engine(url)
         try:
-            with engine.begin() as conn:
-                old = s.migrate(conn)  # raises UserError for a newer schema
+            old = _migrate(engine)  # raises UserError for a newer schema
         except SQLAlchemyError as exc:
             engine.dispose()
             reason = getattr(exc, "orig", None) or exc
@@ -636,6 +635,29 @@ def _create_engine(url: str) -> Engine:
         except (SQLAlchemyError, ImportError) as exc:
             raise UserError(f"[database] url: {exc}") from None
     raise UserError(f"[database] url: backend {parsed.get_backend_name()!r} is not supported")
+
+
+def _migrate(engine: Engine) -> int:
+    """Run the schema's migrations in one transaction, all or nothing.
+
+    SQLite's Python driver commits before every CREATE and ALTER by itself, so a process
+    stopped halfway through creating a database left half a schema that the next start could
+    not open. Here the driver stays out of it and one BEGIN IMMEDIATE covers every step; it
+    also makes two processes that open a new database at once take turns.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name != "sqlite":
+            with conn.begin():
+                return s.migrate(conn)
+        driver = conn.connection.dbapi_connection
+        level = driver.isolation_level  # type: ignore[union-attr]
+        driver.isolation_level = None  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return s.migrate(conn)
+        finally:
+            driver.isolation_level = level  # type: ignore[union-attr]
 
 
 def _sqlite_engine(database: str) -> Engine:
