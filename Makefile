@@ -28,12 +28,13 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check agent connectors rules tests bench
+	$(BIN)/mypy agent connectors rules tests bench
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check agent connectors rules tests bench
 	$(BIN)/ruff format --check agent connectors rules tests bench
-	$(BIN)/mypy agent connectors rules
+	$(BIN)/mypy agent connectors rules tests bench
 
 i18n: $(STAMP)
 	$(BIN)/python -m agent.i18n_extract

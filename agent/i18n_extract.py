@@ -136,7 +136,10 @@ def _entries(lines: Iterable[str]) -> Iterator[tuple[str, str, bool]]:
 def _unquote(text: str, number: int) -> str:
     if len(text) < 2 or text[0] != '"' or text[-1] != '"':
         raise ValueError(f"line {number}: expected a quoted string, got {text!r}")
-    return ast.literal_eval(text)  # PO escapes (\n \t \" \\) are a subset of Python's
+    value = ast.literal_eval(text)  # PO escapes (\n \t \" \\) are a subset of Python's
+    if not isinstance(value, str):
+        raise ValueError(f"line {number}: expected a quoted string, got {text!r}")
+    return value
 
 
 def _quote(text: str) -> str:

@@ -234,7 +234,7 @@ def _link_colleagues(people: list[Person]) -> list[Person]:
 
 def _replace(p: Person, **changes: object) -> Person:
     values = {**p.__dict__, **changes}
-    return Person(**values)  # type: ignore[arg-type]
+    return Person(**values)
 
 
 # -- personal threads -----------------------------------------------------------------------

@@ -7,9 +7,12 @@ costs about 0.2 s to import, which a digest from a Maildir-only setup should not
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from connectors.base import Connector, Progress, no_progress
+
+if TYPE_CHECKING:
+    from agent.config.settings import MeConfig, SourceConfig
 
 # config type -> (module, class); each class declares the same NAME.
 MODULES: dict[str, tuple[str, str]] = {
@@ -22,11 +25,12 @@ MODULES: dict[str, tuple[str, str]] = {
 __all__ = ["MODULES", "Connector", "Progress", "connector_class", "connector_for", "no_progress"]
 
 
-def connector_class(kind: str) -> type[Any]:
+def connector_class(kind: str) -> type[Connector]:
     module, name = MODULES[kind]
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    cls: type[Connector] = getattr(importlib.import_module(module), name)
+    return cls
 
 
-def connector_for(config: Any, me: Any) -> Connector:
+def connector_for(config: SourceConfig, me: MeConfig) -> Connector:
     """The connector instance for an [[accounts]] or [[calendars]] entry."""
-    return connector_class(config.type)(config, me)  # type: ignore[no-any-return]
+    return connector_class(config.type)(config, me)

@@ -30,6 +30,7 @@ class Connector(Protocol):
 
     NAME: ClassVar[str]
 
+    # Each connector takes its own kind of SourceConfig (AccountConfig, CalendarConfig).
     def __init__(self, config: Any, me: MeConfig) -> None: ...
 
     def check(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from agent.core.metrics import METRIC_NAMES, METRICS
 from agent.core.person import Person, PersonReport
 from rules.expr import BOOL, NUM, TEXT, Comparison, Expression
-from rules.findings import SEVERITIES, Finding
+from rules.findings import SEVERITIES, Finding, Severity
 from rules.template import safe_render, template_names
 
 FIRED, NOT_FIRED, NOT_APPLICABLE = "fired", "not fired", "not applicable"
@@ -99,7 +99,7 @@ class Rule:
 
     id: str
     when: Expression
-    severity: str
+    severity: Severity
     message: str
     suggestion: str = ""
     description: str = ""

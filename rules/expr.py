@@ -76,7 +76,7 @@ class Comparison:
         dist = self.distance
         if dist is None:
             return None
-        return dist / max(min(abs(self.left), abs(self.right)), 1.0)
+        return dist / max(min(abs(float(self.left)), abs(float(self.right))), 1.0)
 
     def describe(self) -> str:
         if not self.op:

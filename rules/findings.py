@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from agent.core.person import Person
 
-SEVERITIES = ("info", "warning", "alert")
+Severity = Literal["info", "warning", "alert"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)  # lowest first
 
 
 @dataclass(frozen=True)
 class Finding:
     rule: str
-    severity: str  # info | warning | alert
+    severity: Severity
     person: Person
     message: str
     suggestion: str

@@ -28,7 +28,7 @@ from agent.core.metrics import METRIC_NAMES
 from agent.errors import UserError
 from rules.engine import Match, Rule, RuleSet, metric_kinds
 from rules.expr import FUNCTIONS, NUM, ExprError, Expression, compile_expr
-from rules.findings import SEVERITIES
+from rules.findings import SEVERITIES, Severity
 from rules.template import allowed_kinds, check_template
 
 BUILTIN = "builtin"
@@ -305,12 +305,12 @@ def _compile_rule(
             problems.append(f"{where}: unknown key {key!r} (expected {', '.join(RULE_KEYS)})")
     when = _expression(problems, where, "when", raw.get("when"), kinds, required=True)
     score = _expression(problems, where, "score", raw.get("score"), kinds, required=False)
-    severity = raw.get("severity", "warning")
-    if severity not in SEVERITIES:
+    severity = _severity(raw.get("severity", "warning"))
+    if severity is None:
         problems.append(f"{where}: severity: must be one of {', '.join(SEVERITIES)}")
     texts = {k: _text(problems, where, k, raw, template_kinds) for k in _TEXT_KEYS}
     match = _match(problems, where, raw.get("match"))
-    if len(problems) > before or when is None:
+    if len(problems) > before or when is None or severity is None:
         return None
     return Rule(
         id=rule_id,
@@ -324,6 +324,10 @@ def _compile_rule(
 
 
 _TEXT_KEYS = ("message", "suggestion", "description")
+
+
+def _severity(value: object) -> Severity | None:
+    return next((s for s in SEVERITIES if s == value), None)
 
 
 def _expression(

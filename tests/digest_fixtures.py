@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.config.settings import Config, parse_config
 from agent.core.person import Person, PersonReport
-from rules.findings import Finding
+from rules.findings import Finding, Severity
 
 AS_OF = date(2026, 11, 20)
 HOSTILE = '<script>alert(1)</script> "><img src=x onerror=alert(2)>'
@@ -35,7 +35,7 @@ def reports() -> list[PersonReport]:
     ]  # fmt: skip
 
 
-def finding(rule: str, person: Person, severity: str = "warning", **evidence: Any) -> Finding:
+def finding(rule: str, person: Person, severity: Severity = "warning", **evidence: Any) -> Finding:
     return Finding(
         rule=rule,
         severity=severity,

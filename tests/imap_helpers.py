@@ -61,7 +61,7 @@ def _date(n: int) -> str:
     return format_datetime(datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=n))
 
 
-class CountingClient(IMAPClient):
+class CountingClient(IMAPClient):  # type: ignore[misc]  # imapclient ships no type hints
     """An IMAPClient that counts commands and records the UIDs it fetched (a test seam)."""
 
     calls: Counter[str]
@@ -125,7 +125,7 @@ def locations(store: Store, folder: str | None = None) -> list[tuple[str, str, s
     if folder is not None:
         query = query.where(s.locations.c.folder == folder)
     with store.engine.connect() as conn:
-        return sorted(tuple(row) for row in conn.execute(query))  # type: ignore[misc]
+        return sorted(tuple(row) for row in conn.execute(query))
 
 
 Pipe = tuple[Callable[..., None], tuple[Any, ...]]

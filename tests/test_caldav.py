@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from agent.config.secrets import SecretSpec
+from agent.config.secrets import SecretKind, SecretSpec
 from agent.config.settings import CalendarConfig, MeConfig
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
@@ -194,7 +194,7 @@ def test_same_calendar_as_file_http_and_caldav_gives_identical_meetings(
     stores = [Store.open(f"sqlite:///{tmp_path / f'{n}.db'}") for n in ("file", "http", "dav")]
     try:
         with serve_feed(TEAM) as feed:
-            sources = [
+            sources: list[IcsConnector | CaldavConnector] = [
                 IcsConnector(CalendarConfig("c", "ics", str(DATA / "team.ics")), ME, clock=clock),
                 IcsConnector(CalendarConfig("c", "ics", feed.url()), ME, clock=clock),
                 connector(radicale, calendar),
@@ -260,7 +260,12 @@ def test_credentials_come_from_the_same_secret_sources_as_mail(
     (tmp_path / "creds").mkdir()
     (tmp_path / "creds" / "dav").write_text(radicale.password + "\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
-    for kind, value in (("env", "DAV_PASSWORD"), ("command", str(script)), ("credential", "dav")):
+    kinds: tuple[tuple[SecretKind, str], ...] = (
+        ("env", "DAV_PASSWORD"),
+        ("command", str(script)),
+        ("credential", "dav"),
+    )
+    for kind, value in kinds:
         config = CalendarConfig(
             "dav", "caldav", calendar, username=radicale.user,
             secret=SecretSpec(kind=kind, value=value), timeout=5,

@@ -13,7 +13,7 @@ from agent.cli.main import main
 from agent.sample import AS_OF, write_sample
 from agent.store.database import Store
 from tests.servers.common import free_port
-from tests.servers.smtp import SmtpServer
+from tests.servers.smtp import SmtpServer, part_text
 
 DAY = AS_OF.isoformat()
 
@@ -83,7 +83,7 @@ def test_send_delivers_and_records(tmp_path: Path, smtp_server: SmtpServer) -> N
     assert result.output.startswith("digest sent to ana@example.org: ")
     [msg] = smtp_server.messages
     assert msg["Auto-Submitted"] == "auto-generated"
-    assert "Carla Diaz" in msg.get_body(("plain",)).get_content()
+    assert "Carla Diaz" in part_text(msg, "plain")
     store = Store.open(f"sqlite:///{tmp_path}/agent.db")
     try:
         last = store.last_digest()

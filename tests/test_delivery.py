@@ -16,14 +16,14 @@ from agent.errors import OperationError, UserError
 from agent.store.database import Store
 from tests.digest_fixtures import config, findings, reports
 from tests.servers.common import free_port
-from tests.servers.smtp import SmtpServer
+from tests.servers.smtp import SmtpServer, part_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=BERLIN)  # a Wednesday in ISO week 48
 
 
 def analyse(_config: Config, _store: Store, _as_of: datetime) -> Analysis:
-    return reports(), findings()
+    return Analysis(reports(), findings())
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_sends_then_records_the_schedule_period(smtp_server: SmtpServer, store: 
     [msg] = smtp_server.messages
     assert msg["Message-ID"] == result.message_id
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
-    assert "Reply owed (1)" in msg.get_body(("plain",)).get_content()
+    assert "Reply owed (1)" in part_text(msg, "plain")
     assert store.digest_sent("2026-W48")
     last = store.last_digest()
     assert last is not None
@@ -86,7 +86,7 @@ def test_text_format_puts_the_plain_part_last(smtp_server: SmtpServer, store: St
     deliver_digest(cfg(smtp_server.port, fmt="markdown"), store, NOW, analyse=analyse)
     msg = smtp_server.messages[0]
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/html", "text/plain"]
-    assert "## Reply owed (1)" in msg.get_body(("plain",)).get_content()
+    assert "## Reply owed (1)" in part_text(msg, "plain")
 
 
 @pytest.mark.smtp
@@ -94,7 +94,7 @@ def test_language_from_me(smtp_server: SmtpServer, store: Store) -> None:
     deliver_digest(cfg(smtp_server.port, lang="it"), store, NOW, analyse=analyse)
     msg = smtp_server.messages[0]
     assert msg["Subject"] == "Il tuo riepilogo delle relazioni — 2026-11-25"
-    assert "Risposta in sospeso (1)" in msg.get_body(("html",)).get_content()
+    assert "Risposta in sospeso (1)" in part_text(msg, "html")
 
 
 def test_smtp_down_records_nothing(store: Store) -> None:
@@ -131,7 +131,7 @@ def test_as_of_is_separate_from_the_send_time(store: Store) -> None:
 
     def spy(_c: Config, _s: Store, when: datetime) -> Analysis:
         seen.append(when)
-        return [], []
+        return Analysis([], [])
 
     result = deliver_digest(cfg(free_port()), store, NOW, as_of=as_of, send=False, analyse=spy)
     assert seen == [as_of] and result.digest.as_of.isoformat() == "2026-06-01"

@@ -78,7 +78,7 @@ def test_a_person_flagged_by_several_rules_appears_once_with_all_of_them() -> No
 
 def test_unknown_severity_is_rejected() -> None:
     with pytest.raises(ValueError, match="severity"):
-        build_digest([], [finding("fading", CARLA, "urgent")], AS_OF)
+        build_digest([], [finding("fading", CARLA, "urgent")], AS_OF)  # type: ignore[arg-type]
 
 
 def test_summary_figures() -> None:

@@ -108,7 +108,8 @@ def test_thread_starter_is_earliest_message_even_when_synced_out_of_order() -> N
     derived = derive([first, reply, again], [], identity())
     threads = {i.thread for i in derived.by_person["bob@x.org"]}
     assert len(threads) == 1
-    assert derived.starters[threads.pop()] == "bob@x.org"
+    (thread,) = threads
+    assert thread is not None and derived.starters[thread] == "bob@x.org"
     assert derived.by_person["bob@x.org"][2].answers_me
 
 

@@ -13,7 +13,6 @@ import pytest
 from agent.config.settings import AccountConfig, MeConfig
 from agent.errors import UserError
 from agent.store.database import Store
-from connectors.mail import maildir as maildir_module
 from connectors.mail.maildir import MaildirConnector
 
 ME = MeConfig(name="Ana", emails=("ana@example.org",), timezone="UTC")
@@ -180,7 +179,7 @@ def test_unreadable_file_is_skipped_and_retried(
             raise PermissionError(13, "Permission denied")
         return real_open(self, *args, **kwargs)
 
-    monkeypatch.setattr(maildir_module.Path, "open", failing_open)
+    monkeypatch.setattr(Path, "open", failing_open)
     c = connector(root)
     assert c.sync(store) == 1
     assert "cannot read" in caplog.text and "Permission denied" in caplog.text

@@ -14,7 +14,7 @@ from agent.digest import mailer
 from agent.errors import OperationError, UserError
 from tests.digest_fixtures import config
 from tests.servers.common import free_port
-from tests.servers.smtp import PASSWORD, TOKEN, USER, SmtpServer
+from tests.servers.smtp import PASSWORD, TOKEN, USER, SmtpServer, part_text
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 PARTS = [("plain", "Fading (1)\n  Carla Diaz\n"), ("html", "<p>Fading (1) – Carla Díaz</p>\n")]
@@ -43,8 +43,8 @@ def test_sends_multipart_alternative_with_both_parts(smtp_server: SmtpServer) ->
     msg = got.message
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
-    assert lf(msg.get_body(("plain",)).get_content()) == PARTS[0][1]
-    assert lf(msg.get_body(("html",)).get_content()) == PARTS[1][1]
+    assert lf(part_text(msg, "plain")) == PARTS[0][1]
+    assert lf(part_text(msg, "html")) == PARTS[1][1]
     assert msg["Message-ID"] == message_id and message_id.endswith("@example.org>")
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["X-Auto-Response-Suppress"] == "All"
@@ -187,7 +187,7 @@ def test_headers_are_ascii_with_encoded_non_ascii_names(smtp_server: SmtpServer)
     assert msg["To"].addresses[0].addr_spec == "zoe@example.org"
     assert msg["Subject"] == "Dein Beziehungs-Überblick — 2026-11-23"
     assert msg["Date"].datetime == NOW and msg["Message-ID"].endswith("@example.org>")
-    assert lf(msg.get_body(("html",)).get_content()) == PARTS[1][1]
+    assert lf(part_text(msg, "html")) == PARTS[1][1]
 
 
 @pytest.mark.parametrize("password", [PASSWORD, "hunter2-wrong"])

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from agent.cli.main import main
 
@@ -161,13 +161,13 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(config: Path, *args: str) -> object:
+def run(config: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
 
 
 def test_only_the_true_findings_are_raised(config: Path) -> None:
     result = run(config, "digest", "--format", "json", "--as-of", AS_OF.isoformat())
-    findings = json.loads(result.output)["findings"]  # type: ignore[attr-defined]
+    findings = json.loads(result.output)["findings"]
     assert {(f["rule"], f["person"]["name"]) for f in findings} == {
         ("fading", "Carla Diaz"),
         ("reply-owed", "Dora Quist"),
@@ -177,7 +177,7 @@ def test_only_the_true_findings_are_raised(config: Path) -> None:
 
 def test_what_the_traps_become(config: Path) -> None:
     result = run(config, "people", "--format", "json", "--as-of", AS_OF.isoformat())
-    found = json.loads(result.output)  # type: ignore[attr-defined]
+    found = json.loads(result.output)
     people = {p["person"]["name"]: p for p in found}
     [helen] = [p for p in found if HELEN[1] in p["person"]["emails"]]
     assert set(helen["person"]["emails"]) == {HELEN[1], HELEN_HOME[1]}
@@ -198,15 +198,15 @@ def test_what_the_traps_become(config: Path) -> None:
 
 
 def test_check_names_the_folders_left_out_and_my_other_address(config: Path) -> None:
-    output = run(config, "check", "--offline").output  # type: ignore[attr-defined]
+    output = run(config, "check", "--offline").output
     assert "not read: Junk (junk), Trash (trash)" in output
     assert "hint: ana.old@example.net looks like one of your addresses" in output
 
 
 def test_person_explains_an_address_that_is_not_a_person(config: Path) -> None:
     result = run(config, "person", DESK[1])
-    assert result.exit_code == 2  # type: ignore[attr-defined]
-    assert "is not treated as a person" in result.output  # type: ignore[attr-defined]
-    assert "ticket system: 1" in result.output  # type: ignore[attr-defined]
-    shown = run(config, "person", HELEN_HOME[1]).output  # type: ignore[attr-defined]
+    assert result.exit_code == 2
+    assert "is not treated as a person" in result.output
+    assert "ticket system: 1" in result.output
+    shown = run(config, "person", HELEN_HOME[1]).output
     assert "merged: " in shown and "same name" in shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
@@ -12,7 +13,9 @@ LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 class ProgressLine:
     """A connectors.base.Progress that writes to ``stream`` (stderr by default)."""
 
-    def __init__(self, stream: TextIO | None = None, clock: object = time.monotonic) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.clock = clock
@@ -20,7 +23,7 @@ class ProgressLine:
         self._dirty = False
 
     def __call__(self, source: str, folder: str, done: int, total: int | None) -> None:
-        now = self.clock()  # type: ignore[operator]
+        now = self.clock()
         finished = total is not None and done >= total
         if not self.tty and not finished and now - self._last < LOG_EVERY:
             return

@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,10 +38,14 @@ from connectors import net
 
 log = logging.getLogger(__name__)
 
-SECURITY = ("ssl", "starttls", "none")
-DIGEST_FORMATS = ("text", "markdown", "html", "json")
-ACCOUNT_TYPES = ("imap", "maildir")
-CALENDAR_TYPES = ("ics", "caldav")
+Security = Literal["ssl", "starttls", "none"]
+DigestFormat = Literal["text", "markdown", "html", "json"]
+AccountType = Literal["imap", "maildir"]
+CalendarType = Literal["ics", "caldav"]
+SECURITY: tuple[Security, ...] = get_args(Security)
+DIGEST_FORMATS: tuple[DigestFormat, ...] = get_args(DigestFormat)
+ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
+CALENDAR_TYPES: tuple[CalendarType, ...] = get_args(CalendarType)
 # URL schemes per calendar type; "" is a plain path. webcal is a "subscribe" label for HTTPS.
 FILE_SCHEMES = ("", "file")
 WEB_SCHEMES = ("http", "https")
@@ -81,12 +85,14 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class AccountConfig:
     name: str = key("name", _NAME, required=True)
-    type: str = key("type", "what the account is", "choice", required=True, choices=ACCOUNT_TYPES)
+    type: AccountType = key(
+        "type", "what the account is", "choice", required=True, choices=ACCOUNT_TYPES
+    )
     host: str = key("host", "the IMAP server", default="", required=True, types=_IMAP)
     port: int = key(
         "port", "TCP port", "port", 993, types=_IMAP, default_doc="993 for ssl, else 143"
     )
-    security: str = key(
+    security: Security = key(
         "security", "TLS from the start, STARTTLS, or none (loopback only)", "choice", "ssl",
         choices=SECURITY, types=_IMAP,
     )  # fmt: skip
@@ -108,7 +114,7 @@ class AccountConfig:
 @dataclass(frozen=True)
 class CalendarConfig:
     name: str = key("name", _NAME, required=True)
-    type: str = key(
+    type: CalendarType = key(
         "type", "an .ics file or feed, or a CalDAV server", "choice", required=True,
         choices=CALENDAR_TYPES,
     )  # fmt: skip
@@ -154,7 +160,7 @@ class DigestConfig:
     every: ScheduleSpec | None = key(
         "every", "`<weekday> HH:MM` or `daily HH:MM`, in [me] timezone", "schedule", None
     )
-    format: str = key(
+    format: DigestFormat = key(
         "format", "the primary part of the sent digest", "choice", "html", choices=DIGEST_FORMATS
     )
 
@@ -165,7 +171,7 @@ class SmtpConfig:
     port: int = key(
         "port", "TCP port", "port", 465, default_doc="465 for ssl, 587 for starttls, 25 for none"
     )
-    security: str = key(
+    security: Security = key(
         "security", "TLS from the start, STARTTLS, or none (loopback only)", "choice", "ssl",
         choices=SECURITY,
     )  # fmt: skip
@@ -187,6 +193,10 @@ class DaemonConfig:
     )  # fmt: skip
 
 
+# What an [[accounts]] or [[calendars]] entry is: the config one connector is made from.
+SourceConfig = AccountConfig | CalendarConfig
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None
@@ -205,6 +215,10 @@ class Config:
     @property
     def sources(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.accounts) + tuple(c.name for c in self.calendars)
+
+    @property
+    def source_configs(self) -> tuple[SourceConfig, ...]:
+        return (*self.accounts, *self.calendars)
 
 
 # Every table, in the order the reference and config.example.toml show them: (TOML name,

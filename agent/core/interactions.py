@@ -20,6 +20,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from agent.core.identity import Identity
 
@@ -77,11 +78,15 @@ class MeetingRecord:
     attendees: tuple[tuple[str, str, str], ...]  # (email, name, partstat)
 
 
+# Mail I sent ("out"), mail to me ("in"), or a meeting with both of us.
+Kind = Literal["out", "in", "meeting"]
+
+
 @dataclass(frozen=True, slots=True)
 class Interaction:
     person: str  # canonical key
     when: datetime
-    kind: str  # "out" | "in" | "meeting"
+    kind: Kind
     key: str
     thread: str | None = None
     direct: bool = False  # an "in" message to me personally (me in To, few recipients)

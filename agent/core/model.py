@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Literal
 
 # The one reason a list server adds in transit: another copy of the same message (my Sent
 # copy, the direct Cc to me) may lack it, and that copy tells the truth about the message.
 LIST_REASON = "mailing list"
+
+# The time now, injected wherever a decision depends on it, so tests can set it.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Where a message's date came from: its Date header, the fallback (IMAP INTERNALDATE, file
+# mtime), or nowhere.
+DateSource = Literal["header", "fallback", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +44,7 @@ class MessageMeta:
 
     key: str
     date: datetime
-    date_source: str  # "header" | "fallback" | "none"
+    date_source: DateSource
     sender: Address | None
     to: tuple[Address, ...] = ()
     cc: tuple[Address, ...] = ()

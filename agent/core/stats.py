@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from agent.core.interactions import ME, Coverage, Interaction
 from agent.core.rhythm import rhythm_words
@@ -36,7 +35,7 @@ def compute_stats(
     starters: dict[str, str],
     person: str,
     as_of: datetime,
-    tz: ZoneInfo,
+    tz: tzinfo,
     cadence: timedelta | None = None,
     *,
     tied: bool = True,
@@ -98,7 +97,7 @@ class _Seen:
         return self.coverage.share("out", last, today)
 
 
-def _day(when: datetime, tz: ZoneInfo) -> date:
+def _day(when: datetime, tz: tzinfo) -> date:
     return when.astimezone(tz).date()
 
 
@@ -155,7 +154,7 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def _dates(
-    personal: Sequence[Interaction], days: list[date], today: date, tz: ZoneInfo
+    personal: Sequence[Interaction], days: list[date], today: date, tz: tzinfo
 ) -> dict[str, Any]:
     def last(kind: str) -> str | None:
         found = [i.when for i in personal if i.kind == kind]
@@ -235,7 +234,7 @@ def _trend(
 
 
 def _reply_owed(
-    personal: Sequence[Interaction], today: date, tz: ZoneInfo, seen: _Seen
+    personal: Sequence[Interaction], today: date, tz: tzinfo, seen: _Seen
 ) -> dict[str, Any]:
     """The first direct message of theirs since I last wrote or met them, not itself an answer
     to me: the reply is owed since then, however many messages followed it.
@@ -261,9 +260,7 @@ def _reply_owed(
     }
 
 
-def _first_contact(
-    personal: Sequence[Interaction], days: list[date], tz: ZoneInfo
-) -> dict[str, Any]:
+def _first_contact(personal: Sequence[Interaction], days: list[date], tz: tzinfo) -> dict[str, Any]:
     if not personal:
         return {"first_contact_meeting": False, "interactions_after_first": 0}
     first_day = days[0]

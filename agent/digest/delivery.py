@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from agent.config.settings import Config
 from agent.core.interactions import Coverage
@@ -25,11 +26,15 @@ from rules.findings import Finding
 
 log = logging.getLogger(__name__)
 
-# Reports, findings and, optionally, what the archive covers (interactions.Coverage).
-Analysis = (
-    tuple[Sequence[PersonReport], Sequence[Finding]]
-    | tuple[Sequence[PersonReport], Sequence[Finding], Coverage]
-)
+
+class Analysis(NamedTuple):
+    """What a digest is built from: reports, findings, and what the archive covers."""
+
+    reports: Sequence[PersonReport]
+    findings: Sequence[Finding]
+    coverage: Coverage | None = None
+
+
 Analyse = Callable[[Config, Store, datetime], Analysis]
 
 
@@ -57,7 +62,7 @@ def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     network = load_network(config, store, as_of)
     reports = network.reports
     findings = evaluate(ruleset, reports, translate=translator(config.me.language))
-    return reports, findings, network.derived.coverage
+    return Analysis(reports, findings, network.derived.coverage)
 
 
 def prepare_digest(
@@ -65,8 +70,7 @@ def prepare_digest(
 ) -> Digest:
     """The digest as of ``as_of`` (a zone-aware datetime, usually App.as_of(...))."""
     result = analyse(config, store, as_of)
-    coverage = result[2] if len(result) > 2 else None  # type: ignore[misc]
-    return build_digest(result[0], result[1], as_of.date(), coverage)
+    return build_digest(result.reports, result.findings, as_of.date(), result.coverage)
 
 
 def deliver_digest(

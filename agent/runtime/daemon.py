@@ -21,7 +21,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -29,7 +29,8 @@ import schedule
 from sqlalchemy import Engine, event
 
 from agent.config.schedule import ScheduleSpec
-from agent.config.settings import Config
+from agent.config.settings import Config, SourceConfig
+from agent.core.model import Clock, utc_now
 from agent.errors import AgentError
 from agent.runtime import lock
 from agent.runtime.notify import Notifier, watchdog_interval
@@ -38,12 +39,7 @@ from agent.store.database import Store
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Deliver = Callable[..., Any]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- pure decisions (unit-tested with an injected clock) ------------------------------------
@@ -76,7 +72,7 @@ class Backoff:
     cap: timedelta = timedelta(hours=1)
 
     def delay(self, failures: int, rng: Callable[[], float] = random.random) -> timedelta:
-        full = min(self.cap, self.base * 2 ** max(0, min(failures - 1, 30)))
+        full = min(self.cap, self.base * (1 << max(0, min(failures - 1, 30))))
         return full * (0.5 + rng() / 2)
 
 
@@ -309,7 +305,7 @@ class Daemon:
                 self._sync_one(source)
             self._ping()
 
-    def _sync_one(self, source: Any) -> None:
+    def _sync_one(self, source: SourceConfig) -> None:
         self._set_status(f"syncing {source.name}")
         try:
             result = self._sync(self.config, self.store, source, self._progress)

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.config.settings import Config
+from agent.config.settings import Config, MeConfig, SourceConfig
 from agent.errors import AgentError, UserError
 from agent.store.database import Store
 from connectors import connector_for
-from connectors.base import Progress, no_progress
+from connectors.base import Connector, Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ class SourceResult:
         return self.error is None
 
 
-def source_configs(config: Config, only: str | None = None) -> list[Any]:
+def source_configs(config: Config, only: str | None = None) -> list[SourceConfig]:
     """The [[accounts]] and [[calendars]] entries to sync, or just the one named."""
-    sources: list[Any] = [*config.accounts, *config.calendars]
+    sources = list(config.source_configs)
     if only is None:
         return sources
     chosen = [c for c in sources if c.name == only]
@@ -52,9 +52,9 @@ def _record_interrupted(store: Store, run: int) -> None:
 def sync_source(
     config: Config,
     store: Store,
-    source: Any,
+    source: SourceConfig,
     progress: Progress = no_progress,
-    factory: Callable[[Any, Any], Any] = connector_for,
+    factory: Callable[[SourceConfig, MeConfig], Connector] = connector_for,
 ) -> SourceResult:
     """Sync one source; an AgentError becomes the result's error, recorded in sync_runs."""
     run = store.start_run(source.name)

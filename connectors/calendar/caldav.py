@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -26,7 +26,7 @@ from caldav.lib import error as dav_error
 
 from agent.config.secrets import resolve
 from agent.config.settings import CalendarConfig, MeConfig
-from agent.core.model import MeetingMeta
+from agent.core.model import Clock, MeetingMeta, utc_now
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
 from connectors import net
@@ -60,7 +60,7 @@ class CaldavConnector:
         self,
         config: CalendarConfig,
         me: MeConfig,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         client_factory: Callable[..., Any] = DAVClient,
     ) -> None:
         self.config = config

@@ -159,7 +159,8 @@ class _Reader:
     def _standard(self, calendar: Calendar) -> Calendar:
         # Google's X-WR-TIMEZONE silently re-zones floating and UTC times; make it explicit.
         try:
-            return x_wr_timezone.to_standard(calendar)
+            standard: Calendar = x_wr_timezone.to_standard(calendar)
+            return standard
         except Exception as exc:  # noqa: BLE001  a bad X-WR-TIMEZONE must not lose the file
             self.warn(f"X-WR-TIMEZONE ignored: {exc}")
             return calendar

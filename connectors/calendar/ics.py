@@ -23,9 +23,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,6 +36,7 @@ from agent.config.settings import (
     CalendarConfig,
     MeConfig,
 )
+from agent.core.model import Clock, utc_now
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
 from connectors import net
@@ -70,7 +70,7 @@ class IcsConnector:
         self,
         config: CalendarConfig,
         me: MeConfig,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.config = config
         self.me = me

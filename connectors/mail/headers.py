@@ -17,7 +17,7 @@ from email.header import decode_header
 from email.utils import getaddresses, parsedate_to_datetime
 
 from agent.core.identity import is_noreply
-from agent.core.model import LIST_REASON, Address, MessageMeta
+from agent.core.model import LIST_REASON, Address, DateSource, MessageMeta
 from connectors.mail.subjects import read_subject, subject_reason, thread_index, topic
 
 # Headers that only bulk-mail services add (Amazon SES, Mailgun, SendGrid, Mandrill,
@@ -242,7 +242,7 @@ def _first_id(value: str | None) -> str | None:
 
 def _date(
     value: str | None, fallback: datetime | None, problems: list[str]
-) -> tuple[datetime, str]:
+) -> tuple[datetime, DateSource]:
     parsed = _parse_date(value) if value else None
     if parsed is not None and _plausible(parsed):
         return parsed, "header"

@@ -26,7 +26,7 @@ FETCH_ITEMS = [HEADER_ITEM, "INTERNALDATE"]
 HEADER_KEY = HEADER_ITEM.replace(".PEEK", "").encode("ascii")
 
 
-class HeaderClient(IMAPClient):
+class HeaderClient(IMAPClient):  # type: ignore[misc]  # imapclient ships no type hints
     """IMAPClient whose ``fetch`` reads the usual answer to a header FETCH without imapclient's
     general response tokenizer, which costs more CPU than everything else in a first sync.
 
@@ -124,7 +124,8 @@ def _internaldate_value(value: bytes, normalise_times: bool) -> datetime | None:
     month = _MONTHS.get(m.group(2).lower()) if m else None
     if m is None or month is None or normalise_times:
         try:
-            return parse_to_datetime(value, normalise=normalise_times)
+            parsed: datetime = parse_to_datetime(value, normalise=normalise_times)
+            return parsed
         except ValueError:
             return None
     day, _, year, hour, minute, second, sign, hh, mm = m.groups()

@@ -46,7 +46,7 @@ class PostgresServer:
 
         conninfo = f"host={self.host} port={self.port} user={self.user} dbname=postgres"
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
 
 def _bindir() -> Path | None:

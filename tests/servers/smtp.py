@@ -25,6 +25,13 @@ from tests.servers.common import free_port, self_signed, unavailable
 USER, PASSWORD = "ana", "s3cret"
 
 
+def part_text(message: EmailMessage, subtype: str) -> str:
+    """The text of a received message's ``text/<subtype>`` part (a test fails without one)."""
+    part = message.get_body((subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    return str(part.get_content())
+
+
 @dataclass
 class Received:
     mail_from: str

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from agent.cli.app import App
+from agent.config.settings import AccountConfig, SourceConfig
 from agent.errors import AgentError, OperationError, UserError
 from agent.runtime.sync import source_configs
 from agent.safe_text import clean, json_for_terminal
@@ -109,11 +110,10 @@ def _suggest_own_addresses(app: App, store: Store, out: _Report) -> None:
             )  # fmt: skip
 
 
-def _is_local(source: object) -> bool:
-    if getattr(source, "type", "") == "maildir":
-        return True
-    url = str(getattr(source, "url", ""))
-    return getattr(source, "type", "") == "ics" and ("://" not in url or url.startswith("file:"))
+def _is_local(source: SourceConfig) -> bool:
+    if isinstance(source, AccountConfig):
+        return source.type == "maildir"
+    return source.type == "ics" and ("://" not in source.url or source.url.startswith("file:"))
 
 
 def _load_rules(app: App) -> str:
@@ -123,8 +123,8 @@ def _load_rules(app: App) -> str:
     return f"{len(ruleset.rules)} active rules"
 
 
-def _check_source(app: App, source: object, out: _Report) -> tuple[str, AgentError] | None:
-    name = getattr(source, "name", "?")
+def _check_source(app: App, source: SourceConfig, out: _Report) -> tuple[str, AgentError] | None:
+    name = source.name
     try:
         detail = connector_for(source, app.config.me).check()
     except AgentError as exc:

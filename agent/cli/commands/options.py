@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +14,13 @@ LATEST = date(9999, 12, 30)
 _RELATIVE = re.compile(r"^-(\d{1,5})([dw])$")
 
 
-class Day(click.ParamType):
+if TYPE_CHECKING:  # click 8.2+ types ParamType by value and input; 8.1 is not generic
+    _DayType = click.ParamType[date, Any]
+else:
+    _DayType = click.ParamType
+
+
+class Day(_DayType):
     """A day: ``2026-11-20``, ``today``, ``yesterday``, ``-7d`` or ``-2w`` (in [me] timezone)."""
 
     name = "date"
