@@ -6,6 +6,7 @@ import logging
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 from agent.core.metrics import markdown_table
@@ -69,3 +70,49 @@ def test_example_config_loads_without_a_warning(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.WARNING):
         load_config(str(ROOT / "config.example.toml"))
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    from agent.cli.main import main
+
+    found: list[tuple[str, click.Command]] = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        found.append((path, cmd))
+        if isinstance(cmd, click.Group):
+            for name, sub in sorted(cmd.commands.items()):
+                walk(sub, f"{path} {name}".strip())
+
+    walk(main, "")
+    return found
+
+
+def _command_rows() -> dict[str, str]:
+    """README's command table: each row under the `agent` command paths it names."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Commands") : readme.index("## Configuration")]
+    rows: dict[str, str] = {"": section.split("| command |")[0]}  # the line about `agent`
+    for line in (row for row in section.splitlines() if row.startswith("| `agent")):
+        for name in re.findall(r"`agent ([a-z][a-z ]*?)(?: [A-Z\[]|`)", line):
+            rows[name.strip()] = line
+    return rows
+
+
+def test_every_command_and_option_is_in_the_readme_with_help() -> None:
+    rows = _command_rows()
+    for path, cmd in _commands():
+        assert cmd.help, f"`agent {path}` has no help text"
+        if isinstance(cmd, click.Group) and path:
+            continue  # a group's row is its commands' rows
+        assert path in rows, f"`agent {path}` is missing from README's command table"
+        for param in cmd.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"`agent {path} {param.opts[0]}` has no help text"
+                assert any(o in rows[path] for o in param.opts), (path, param.opts)
+                choices = {str(c) for c in getattr(param.type, "choices", ())}
+                if choices:
+                    shown = re.search(re.escape(param.opts[-1]) + r" ([\w\\|-]+)", rows[path])
+                    listed = set(shown.group(1).split("\\|")) if shown else set()
+                    assert listed == choices, (path, param.opts, listed, choices)
+            elif isinstance(param, click.Argument):
+                assert param.human_readable_name.upper() in rows[path], (path, param.name)

@@ -20,7 +20,12 @@ from agent.safe_text import for_terminal, json_for_terminal
 @click.command()
 @as_of_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table that fits the terminal, or JSON with every metric.",
 )
 @click.option("--sort", "sort", type=click.Choice(sorted(SORTS)), default=None,
               help="Order: last (contact; the table's default), name, silent, sent, "
@@ -45,7 +50,12 @@ def people(app: App, as_of: date | None, fmt: str, sort: str | None, limit: int 
 @click.argument("query")
 @as_of_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text to read, or JSON with history, metrics and rules.",
 )
 @click.pass_obj
 def person(app: App, query: str, as_of: date | None, fmt: str) -> None:

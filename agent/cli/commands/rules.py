@@ -37,7 +37,12 @@ def check(app: App, file: Path | None) -> None:
 
 @rules.command("list")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table, or JSON with each rule's expression and texts.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also show settings and the metrics.")
 @click.pass_obj

@@ -14,7 +14,12 @@ from agent.safe_text import for_terminal, json_for_terminal
 
 @click.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table, or JSON for scripts and monitoring.",
 )
 @click.pass_obj
 def status(app: App, fmt: str) -> None:
