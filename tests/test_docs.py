@@ -116,3 +116,21 @@ def test_every_command_and_option_is_in_the_readme_with_help() -> None:
                     assert listed == choices, (path, param.opts, listed, choices)
             elif isinstance(param, click.Argument):
                 assert param.human_readable_name.upper() in rows[path], (path, param.name)
+
+
+def test_the_layout_table_names_every_module_in_its_folder() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## How the code is laid out") : readme.index("## Development")]
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `([a-z/_]+)/` \| (.*) \|$", section, re.MULTILINE)
+    }
+    for package in ("agent", "connectors", "rules"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            folder = path.parent.relative_to(ROOT).as_posix()
+            if path.name == "__init__.py" or folder.startswith("agent/cli/commands"):
+                continue  # a package's face; commands/ is named as one
+            if folder == "agent/digest/render":
+                continue  # named as render/
+            assert folder in rows, f"{folder}/ has no row in README's layout table"
+            assert f"`{path.name}`" in rows[folder], f"{path.relative_to(ROOT)} is not in its row"
