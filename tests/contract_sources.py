@@ -67,6 +67,11 @@ class Source(Protocol):
     # What a source that is gone raises: a missing local path is the user's to fix
     # (UserError); a server that does not answer is an OperationError.
     down: type[Exception]
+    # What the messages say, as regular expressions: `check` with one item, a source that is
+    # gone, a wrong password. Each names the source, never the password.
+    check_says: str
+    down_says: str
+    login_says: str
 
     def add(self, n: int) -> None: ...
     def remove(self, n: int) -> None: ...
@@ -93,6 +98,9 @@ class MaildirSource:
     kind: str = "mail"
     deletes: bool = False
     down: type[Exception] = UserError
+    check_says: str = r"1 folder \(INBOX\), 1 message"
+    down_says: str = r"\[accounts.home\] path: .*Maildir is not a Maildir \(no cur/ or new/\)"
+    login_says: str = ""
 
     def __post_init__(self) -> None:
         for sub in ("cur", "new", "tmp"):
@@ -118,6 +126,9 @@ class ImapSource:
     kind: str = "mail"
     deletes: bool = False
     down: type[Exception] = OperationError
+    check_says: str = r"alice@127\.0\.0\.1:\d+: INBOX \(1\)"
+    down_says: str = r"cannot connect to 127\.0\.0\.1:\d+: Connection refused"
+    login_says: str = r"login to 127\.0\.0\.1 as alice failed: .*AUTHENTICATIONFAILED"
 
     def add(self, n: int) -> None:
         self.server.save(message(n))
@@ -147,6 +158,9 @@ class IcsFileSource:
     kind: str = "calendar"
     deletes: bool = True
     down: type[Exception] = UserError
+    check_says: str = r"1 event, 1 occurrence with you"
+    down_says: str = r"\[calendars.cal\] url: no file .*cal\.ics"
+    login_says: str = ""
 
     def add(self, n: int) -> None:
         self.items.append(n)
@@ -173,6 +187,9 @@ class IcsFeedSource:
     kind: str = "calendar"
     deletes: bool = True
     down: type[Exception] = OperationError
+    check_says: str = r"1 event, 1 occurrence with you"
+    down_says: str = r"http://127\.0\.0\.1:\d+/private\.ics: cannot connect: .*refused"
+    login_says: str = r"http://127\.0\.0\.1:\d+/private\.ics: HTTP 401 Unauthorized"
 
     def add(self, n: int) -> None:
         self.items.append(n)
@@ -205,6 +222,9 @@ class CaldavSource:
     kind: str = "calendar"
     deletes: bool = True
     down: type[Exception] = OperationError
+    check_says: str = r"1 calendar \(contract-\d+\), 1 event, 1 occurrence with you"
+    down_says: str = r"http://127\.0\.0\.1:\d+/ana/x/: cannot connect: .*refused"
+    login_says: str = r"http://127\.0\.0\.1:\d+/ana/contract-\d+/: access refused \(HTTP 401\)"
 
     def add(self, n: int) -> None:
         self.radicale.put(f"{self.url}contract-{n}.ics", calendar([n]))

@@ -15,7 +15,6 @@ from agent.errors import OperationError, UserError
 from agent.store.database import Store
 from connectors.calendar.caldav import CaldavConnector
 from connectors.calendar.ics import IcsConnector
-from tests.servers.common import free_port
 from tests.servers.http_feed import serve_feed
 from tests.servers.radicale import OTHER_PASSWORD, OTHER_USER, Radicale
 
@@ -172,20 +171,8 @@ def test_principal_url_discovers_every_calendar(radicale, store):
 
 def test_check_describes_the_calendar(radicale, calendar):
     name = calendar.rstrip("/").rsplit("/", 1)[-1]
-    expected = f"1 calendars ({name}), 9 events, 16 occurrences with you"
+    expected = f"1 calendar ({name}), 9 events, 16 occurrences with you"
     assert connector(radicale, calendar).check() == expected
-
-
-def test_server_down_is_an_operation_error(radicale, store):
-    url = f"http://127.0.0.1:{free_port()}/ana/cal/"
-    with pytest.raises(OperationError, match="cannot connect"):
-        connector(radicale, url).sync(store)
-
-
-def test_wrong_password_is_an_operation_error(radicale, calendar, store):
-    with pytest.raises(OperationError, match="access refused") as caught:
-        connector(radicale, calendar, password="wrong").sync(store)
-    assert "wrong" not in str(caught.value)
 
 
 def test_same_calendar_as_file_http_and_caldav_gives_identical_meetings(
@@ -270,7 +257,7 @@ def test_credentials_come_from_the_same_secret_sources_as_mail(
             "dav", "caldav", calendar, username=radicale.user,
             secret=SecretSpec(kind=kind, value=value), timeout=5,
         )  # fmt: skip
-        assert CaldavConnector(config, ME, clock=clock).check().startswith("1 calendars"), kind
+        assert CaldavConnector(config, ME, clock=clock).check().startswith("1 calendar ("), kind
 
 
 def test_server_root_url_discovers_the_users_calendars(radicale, calendar, store):

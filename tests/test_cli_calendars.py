@@ -117,7 +117,7 @@ def test_check_logs_in_to_each_calendar(config: Path) -> None:
     result = agent(config, "check")
     assert result.exit_code == 0, result.output
     assert "file: ok: 9 events, 16 occurrences with you" in result.output
-    assert "dav: ok: 1 calendars" in result.output
+    assert "dav: ok: 1 calendar (" in result.output
 
 
 def test_an_unreachable_calendar_fails_with_exit_1_and_the_others_still_sync(

@@ -94,16 +94,6 @@ def test_killed_mid_sync_resumes(dovecot: DovecotServer, tmp_path: Path) -> None
     assert len(locations(store)) == 6
 
 
-def test_wrong_password(dovecot: DovecotServer, store: Store) -> None:
-    account = dovecot.account(secret=SecretSpec(kind="plain", value="not-the-password"))
-    with pytest.raises(OperationError) as caught:
-        ImapConnector(account, ME_CONFIG).sync(store)
-    message = str(caught.value)
-    assert message.startswith("login to 127.0.0.1 as alice failed: ")
-    assert "AUTHENTICATIONFAILED" in message
-    assert "not-the-password" not in message
-
-
 def test_unreachable_host(dovecot: DovecotServer, store: Store) -> None:
     port = free_port()  # nothing listens there
     with pytest.raises(OperationError, match=f"cannot connect to 127.0.0.1:{port}: .*refused"):

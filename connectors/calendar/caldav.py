@@ -30,7 +30,7 @@ from agent.core.model import Clock, MeetingMeta, utc_now
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
 from connectors import net
-from connectors.base import Progress, no_progress
+from connectors.base import Progress, counted, no_progress
 from connectors.calendar import ical
 from connectors.calendar.ics import safe_url
 
@@ -77,8 +77,8 @@ class CaldavConnector:
         events = sum(c.events for c in changes)
         meetings = sum(len(c.meetings) for c in changes)
         return (
-            f"{len(calendars)} calendars ({names}), {events} events, "
-            f"{meetings} occurrences with you"
+            f"{counted(len(calendars), 'calendar')} ({names}), {counted(events, 'event')}, "
+            f"{counted(meetings, 'occurrence')} with you"
         )
 
     def sync(self, store: Store, progress: Progress = no_progress) -> int:

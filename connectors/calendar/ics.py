@@ -40,7 +40,7 @@ from agent.core.model import Clock, utc_now
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
 from connectors import net
-from connectors.base import Progress, no_progress
+from connectors.base import Progress, counted, no_progress
 from connectors.calendar import ical
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class IcsConnector:
     def check(self) -> str:
         parsed = self._parse(self._fetch({}), self.clock())
         n = len(parsed.meetings)
-        return f"{parsed.events} events, {n} occurrence{'' if n == 1 else 's'} with you"
+        return f"{counted(parsed.events, 'event')}, {counted(n, 'occurrence')} with you"
 
     def sync(self, store: Store, progress: Progress = no_progress) -> int:
         cursor = store.get_cursor(self.config.name, "") or {}

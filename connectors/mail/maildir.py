@@ -19,7 +19,7 @@ from agent.config.settings import AccountConfig, MeConfig
 from agent.core.model import Located
 from agent.errors import UserError
 from agent.store.database import Store
-from connectors.base import Progress, no_progress
+from connectors.base import Progress, counted, no_progress
 from connectors.mail.folders import is_sent, skip_reason
 from connectors.mail.headers import parse_headers
 
@@ -39,8 +39,9 @@ class MaildirConnector:
     def check(self) -> str:
         folders = self.folders()
         count = sum(1 for f in folders for _ in _message_files(self._dir(f)))
-        noun = "folder" if len(folders) == 1 else "folders"
-        text = f"{len(folders)} {noun} ({', '.join(folders)}), {count} messages"
+        text = (
+            f"{counted(len(folders), 'folder')} ({', '.join(folders)}), {counted(count, 'message')}"
+        )
         skipped = [] if self.config.folders else self._skipped()
         if skipped:
             text += "; not read: " + ", ".join(f"{f} ({why})" for f, why in skipped)
