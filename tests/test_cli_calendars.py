@@ -34,6 +34,8 @@ def config(tmp_path: Path, radicale: Radicale, feed: Feed, monkeypatch) -> Path:
     upload(radicale, url)
     monkeypatch.setenv("DAV_PASSWORD", radicale.password)
     path = tmp_path / "config.toml"
+    for sub in ("cur", "new", "tmp"):  # an empty mailbox: a config needs a mail account
+        (tmp_path / "Mail" / sub).mkdir(parents=True)
     path.write_text(f"""
 [me]
 name = "Ana Example"
@@ -42,6 +44,11 @@ timezone = "Europe/Berlin"
 
 [database]
 url = "sqlite:///{tmp_path / "agent.db"}"
+
+[[accounts]]
+name = "mail"
+type = "maildir"
+path = "{tmp_path / "Mail"}"
 
 [[calendars]]
 name = "file"
@@ -79,11 +86,13 @@ def test_sync_reports_each_calendar_and_counts_every_meeting_once(config: Path) 
     result = agent(config, "sync")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "file: 16 new meetings", "feed: 0 new meetings", "dav: 0 new meetings",
+        "mail: 0 new messages", "file: 16 new meetings", "feed: 0 new meetings",
+        "dav: 0 new meetings",
     ]  # fmt: skip
     before = people(config)
     assert agent(config, "sync").output.splitlines() == [
-        "file: 0 new meetings", "feed: 0 new meetings", "dav: 0 new meetings",
+        "mail: 0 new messages", "file: 0 new meetings", "feed: 0 new meetings",
+        "dav: 0 new meetings",
     ]  # fmt: skip
     assert people(config) == before
     bob = before["bob@example.com"]

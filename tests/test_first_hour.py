@@ -33,9 +33,12 @@ def test_the_example_config_checks_offline_without_writing_anything(
 
 def test_a_damaged_database_is_named_with_a_way_out(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "Mail" / sub).mkdir(parents=True)
     config.write_text(
         '[me]\nemails = ["ana@example.org"]\ntimezone = "UTC"\n\n'
-        f'[database]\nurl = "sqlite:///{tmp_path}/agent.db"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/agent.db"\n\n'
+        f'[[accounts]]\nname = "mail"\ntype = "maildir"\npath = "{tmp_path}/Mail"\n'
     )
     assert run(config, "digest").exit_code == 0  # type: ignore[attr-defined]
     db = tmp_path / "agent.db"
@@ -192,3 +195,37 @@ def test_check_prints_json_for_scripts(tmp_path: Path) -> None:
     data = json.loads(result.output)  # type: ignore[attr-defined]
     assert data["config"]["ok"] and data["rules"]["ok"] and data["database"]["exists"] is False
     assert [s["ok"] for s in data["sources"]] == [True] * len(data["sources"])
+
+
+def test_a_config_without_a_mail_account_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[me]\nemails = ["ana@example.org"]\ntimezone = "UTC"\n\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/agent.db"\n\n'
+        f'[[calendars]]\nname = "cal"\ntype = "ics"\nurl = "{tmp_path}/cal.ics"\n'
+    )
+    for command in (["check", "--offline"], ["sync"]):
+        result = run(config, *command)
+        assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+        assert "no mail account" in result.output  # type: ignore[attr-defined]
+    assert not (tmp_path / "agent.db").exists()
+
+
+def test_a_postgresql_url_without_its_driver_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import builtins
+
+    from agent.errors import UserError
+    from agent.store.database import Store
+
+    real_import = builtins.__import__
+
+    def no_psycopg(name: str, *args: object, **kwargs: object) -> object:
+        if name == "psycopg" or name.startswith("psycopg."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_psycopg)
+    with pytest.raises(UserError, match=r"pip install 'relationship-agent\[postgres\]'"):
+        Store.open("postgresql://agent@db.example.org/agent")

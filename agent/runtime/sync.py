@@ -29,7 +29,17 @@ class SourceResult:
 
 
 def source_configs(config: Config, only: str | None = None) -> list[SourceConfig]:
-    """The [[accounts]] and [[calendars]] entries to sync, or just the one named."""
+    """The [[accounts]] and [[calendars]] entries to sync, or just the one named.
+
+    A config without a mail account is refused: calendars alone say whom I met, never who
+    writes to whom, and a digest built from them would call every tie one-sided.
+    """
+    if not config.accounts:
+        where = config.path or "the config"
+        raise UserError(
+            f'no mail account in {where}: add an [[accounts]] table (type "imap" or '
+            '"maildir"); see config.example.toml'
+        )
     sources = list(config.source_configs)
     if only is None:
         return sources

@@ -632,7 +632,12 @@ def _create_engine(url: str) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
             return create_engine(parsed, pool_pre_ping=True)
-        except (SQLAlchemyError, ImportError) as exc:
+        except ImportError:
+            raise UserError(
+                "[database] url: PostgreSQL needs the psycopg driver: "
+                "pip install 'relationship-agent[postgres]' (or pip install 'psycopg[binary]')"
+            ) from None
+        except SQLAlchemyError as exc:
             raise UserError(f"[database] url: {exc}") from None
     raise UserError(f"[database] url: backend {parsed.get_backend_name()!r} is not supported")
 

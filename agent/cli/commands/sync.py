@@ -10,7 +10,7 @@ from agent.cli.app import App
 from agent.cli.progress import ProgressLine
 from agent.errors import OperationError
 from agent.runtime import lock
-from agent.runtime.sync import SourceResult, sync_all
+from agent.runtime.sync import SourceResult, source_configs, sync_all
 from agent.safe_text import clean
 
 LOCK_WAIT_SECONDS = 5.0
@@ -25,9 +25,7 @@ UNITS = {"imap": "messages", "maildir": "messages", "ics": "meetings", "caldav":
 def sync(app: App, source: str | None, fmt: str) -> None:
     """Poll every source once, incrementally; print new interactions per source."""
     config = app.config
-    if not config.sources:
-        click.echo("no [[accounts]] or [[calendars]] configured: nothing to sync", err=True)
-        return
+    source_configs(config, source)  # a config without mail, a --source typo: before any file
     store = app.store()
     # One sync per database at a time, a daemon's included: two would fetch everything twice.
     held = lock.acquire_waiting(store.engine, LOCK_WAIT_SECONDS)
