@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from agent.config.settings import Config, load_config
-from agent.store.database import Store
+from agent.errors import OperationError
+from agent.store.database import Store, sqlite_path, writable
 
 
 @dataclass
@@ -23,9 +24,19 @@ class App:
             self._config = load_config(self.config_path)
         return self._config
 
-    def store(self) -> Store:
+    def store(self, write: bool = True) -> Store:
+        """The store, opened on first use. ``write=False``: the command only reads, so a
+        database this user cannot write (a read-only file or directory) is opened read-only
+        instead of failing."""
         if self._store is None:
-            self._store = Store.open(self.config.database_url)
+            url = self.config.database_url
+            if write and not writable(url):
+                raise OperationError(
+                    f"cannot write the database {sqlite_path(url)}: this user may only read "
+                    "it (read-only file or directory); `people`, `person`, `digest` and "
+                    "`status` still work"
+                )
+            self._store = Store.open(url, readonly=not write and not writable(url))
         return self._store
 
     def as_of(self, day: date | None) -> datetime:

@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import time
+import urllib.parse
 import zlib
 from pathlib import Path
 from typing import Protocol
@@ -76,6 +77,8 @@ def holder(engine: Engine) -> int | None:
 def sqlite_lock_path(database: str) -> Path | None:
     if not database or database == ":memory:":
         return None  # an in-memory database cannot be shared: nothing to guard
+    if database.startswith("file:"):  # a read-only open names the file as a URI
+        database = urllib.parse.unquote(database.removeprefix("file:"))
     return Path(os.path.expanduser(database)).with_name(Path(database).name + ".lock")
 
 

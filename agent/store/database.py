@@ -13,6 +13,7 @@ import json
 import logging
 import operator
 import os
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +28,11 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     select,
     update,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -61,17 +64,23 @@ _DATE_RANK = {"header": 2, "fallback": 1, "none": 0}
 class Store(Reads):
     """Open with ``Store.open(url)``; every public method is one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, readonly: bool = False) -> None:
         self.engine = engine
+        self.readonly = readonly
         self._compiled: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._topic_key: bytes | None = None
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating and migrating as needed) the database at ``url``."""
-        engine = _create_engine(url)
+    def open(cls, url: str, readonly: bool = False) -> Store:
+        """Open (creating and migrating as needed) the database at ``url``.
+
+        ``readonly``: open an existing SQLite database without writing a byte (a read-only
+        file or directory): no migration, no journal change, and person ids not yet stored
+        are numbered for this run only.
+        """
+        engine = _create_engine(url, readonly)
         try:
-            old = _migrate(engine)  # raises UserError for a newer schema
+            old = _readonly_version(engine) if readonly else _migrate(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
             reason = getattr(exc, "orig", None) or exc
@@ -81,7 +90,7 @@ class Store(Reads):
             raise
         if old != s.CURRENT_VERSION:
             log.info("database schema migrated from version %d to %d", old, s.CURRENT_VERSION)
-        return cls(engine)
+        return cls(engine, readonly)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -315,12 +324,23 @@ class Store(Reads):
     def person_ids(self, canonicals: Iterable[str]) -> dict[str, int]:
         """Stable integer ids for canonical person keys, created on first sight."""
         wanted = set(canonicals)
+        if self.readonly:
+            return self._ids_for_this_run(wanted)
         with self.engine.begin() as conn:
             ids = self._person_ids(conn, wanted)
             missing = wanted - ids.keys()
             if missing:
                 self._insert_ignore(conn, s.people, [{"canonical": c} for c in sorted(missing)])
                 ids.update(self._person_ids(conn, missing))
+        return ids
+
+    def _ids_for_this_run(self, wanted: set[str]) -> dict[str, int]:
+        # A read-only database cannot keep new ids: number newcomers after the stored ones.
+        with self.engine.connect() as conn:
+            ids = self._person_ids(conn, wanted)
+            top = conn.execute(select(func.max(s.people.c.id))).scalar() or 0
+        for offset, canonical in enumerate(sorted(wanted - ids.keys()), 1):
+            ids[canonical] = int(top) + offset
         return ids
 
     def _person_ids(self, conn: Connection, wanted: set[str]) -> dict[str, int]:
@@ -602,7 +622,7 @@ def integrity_problem(path: Path) -> str | None:
     import sqlite3
 
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(_readonly_uri(path), uri=True, timeout=5)
         try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
@@ -620,13 +640,14 @@ def _safe_url(url: str) -> str:
         return "<unparseable url>"
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, readonly: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise UserError(f"[database] url: {url!r} is not a database URL") from None
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed.database or "")
+        database = parsed.database or ""
+        return _readonly_engine(database) if readonly else _sqlite_engine(database)
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -642,15 +663,40 @@ def _create_engine(url: str) -> Engine:
     raise UserError(f"[database] url: backend {parsed.get_backend_name()!r} is not supported")
 
 
+def _schema_version(conn: Connection) -> int | None:
+    """The stored schema version, read without a lock; None for a database without one."""
+    if not sa_inspect(conn).has_table(s.schema_version.name):
+        return None
+    found = conn.execute(select(s.schema_version.c.version)).scalar()
+    return None if found is None else int(found)
+
+
+def _readonly_version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        version = _schema_version(conn)
+    if version != s.CURRENT_VERSION:
+        raise UserError(
+            f"the database {_safe_url(str(engine.url))} is read-only here and needs migrating "
+            f"(schema {version or 0}, this agent uses {s.CURRENT_VERSION}): run `agent sync` "
+            "once as a user who can write to it"
+        )
+    return version
+
+
 def _migrate(engine: Engine) -> int:
     """Run the schema's migrations in one transaction, all or nothing.
 
     SQLite's Python driver commits before every CREATE and ALTER by itself, so a process
     stopped halfway through creating a database left half a schema that the next start could
     not open. Here the driver stays out of it and one BEGIN IMMEDIATE covers every step; it
-    also makes two processes that open a new database at once take turns.
+    also makes two processes that open a new database at once take turns. A database that is
+    current is only read, so opening it never waits for a writer.
     """
     with engine.connect() as conn:
+        version = _schema_version(conn)
+        conn.rollback()
+        if version == s.CURRENT_VERSION:
+            return version
         if engine.dialect.name != "sqlite":
             with conn.begin():
                 return s.migrate(conn)
@@ -665,13 +711,55 @@ def _migrate(engine: Engine) -> int:
             driver.isolation_level = level  # type: ignore[union-attr]
 
 
+def _readonly_engine(database: str) -> Engine:
+    """SQLite opened with mode=ro: nothing is written, not even the journal's shared memory
+    where it exists already. A WAL database left by a clean shutdown in a directory we cannot
+    write has no -shm file and cannot be opened that way; then it is opened as immutable,
+    which is safe because nobody can be writing to it either."""
+    path = Path(database).expanduser()
+    if not path.exists():
+        raise UserError(f"no database at {path} yet: `agent sync` creates it")
+    engine = create_engine(f"sqlite:///{_readonly_uri(path)}&uri=true")
+    event.listen(engine, "connect", _sqlite_readonly_pragmas)
+    return engine
+
+
+def _readonly_uri(path: Path) -> str:
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+    if not writable(f"sqlite:///{path}") and not Path(f"{path}-shm").exists():
+        uri += "&immutable=1"
+    return uri
+
+
+def _sqlite_readonly_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+def writable(url: str) -> bool:
+    """Whether this process may write the SQLite database at ``url`` (or create it); True for
+    other backends, whose server decides."""
+    path = sqlite_path(url)
+    if path is None:
+        return True
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    parent = next((p for p in path.parents if p.exists()), Path("/"))
+    return os.access(parent, os.W_OK)
+
+
 def _sqlite_engine(database: str) -> Engine:
     if database and database != ":memory:":
         path = Path(database).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            # The database holds who talks to whom: private to the user from the first byte.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                # The database holds who talks to whom: private to the user from the first byte.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise OperationError(f"cannot create the database {path}: {exc.strerror}") from None
         database = str(path)
     engine = create_engine(f"sqlite:///{database}")
     event.listen(engine, "connect", _sqlite_pragmas)

@@ -30,7 +30,9 @@ def digest(app: App, as_of: date | None, fmt: str | None, send: bool, dry_run: b
     if dry_run:
         now = datetime.now(app.config.me.tz)
         as_of_end = app.as_of(day) if day else None
-        click.echo(preview_digest(app.config, app.store(), now, as_of=as_of_end), nl=False)
+        click.echo(
+            preview_digest(app.config, app.store(write=False), now, as_of=as_of_end), nl=False
+        )
         return
     if send:
         if fmt:
@@ -45,7 +47,7 @@ def digest(app: App, as_of: date | None, fmt: str | None, send: bool, dry_run: b
         click.echo(f"digest sent to {result.recipient}: {result.findings} findings, "
                    f"Message-ID {result.message_id}{note}")  # fmt: skip
         return
-    built = prepare_digest(app.config, app.store(), app.as_of(day))
+    built = prepare_digest(app.config, app.store(write=False), app.as_of(day))
     click.echo(render(built, fmt or "text", app.config.me.language), nl=False)
 
 

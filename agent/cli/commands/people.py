@@ -35,7 +35,7 @@ from agent.safe_text import for_terminal, json_for_terminal
 @click.pass_obj
 def people(app: App, as_of: date | None, fmt: str, sort: str | None, limit: int | None) -> None:
     """Every person with their key metrics."""
-    reports = load_reports(app.config, app.store(), app.as_of(as_date(as_of)))
+    reports = load_reports(app.config, app.store(write=False), app.as_of(as_date(as_of)))
     if sort is not None or limit is not None or fmt == "table":
         reports = sort_people(reports, sort or "last", limit)
     if fmt == "json":
@@ -61,7 +61,7 @@ def people(app: App, as_of: date | None, fmt: str, sort: str | None, limit: int 
 def person(app: App, query: str, as_of: date | None, fmt: str) -> None:
     """One person (id, address or part of the name): history, metrics, which rules fire and why."""
     moment = app.as_of(as_date(as_of))
-    network = load_network(app.config, app.store(), moment)
+    network = load_network(app.config, app.store(write=False), moment)
     try:
         report: PersonReport = find_person(network.reports, query)
     except UserError as exc:
@@ -78,7 +78,7 @@ def _not_a_person(app: App, network: Network, query: str) -> str | None:
     if "@" not in email:
         return None
     reason = network.identity.exclusion(email)
-    counts = app.store().sender_reasons(email)
+    counts = app.store(write=False).sender_reasons(email)
     machine = {r: n for r, n in counts.items() if r}
     if reason is None and not machine:
         return None

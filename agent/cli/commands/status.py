@@ -24,7 +24,7 @@ from agent.safe_text import for_terminal, json_for_terminal
 @click.pass_obj
 def status(app: App, fmt: str) -> None:
     """Last sync per source (when, how many new, last error), last and next digest."""
-    report = build_status(app.config, app.store(), datetime.now(app.config.me.tz))
+    report = build_status(app.config, app.store(write=False), datetime.now(app.config.me.tz))
     if fmt == "json":
         click.echo(json_for_terminal(json.dumps(report.to_json(), indent=2, ensure_ascii=False)))
     else:
