@@ -3,12 +3,13 @@
 # make bench - the sync benchmark against a real Dovecot
 # make eval  - findings on real Enron mail against the judgements in tests/eval/
 # make lock  - refresh constraints.txt, the exact versions every install above uses
+# make man   - build/agent.1, the man page, from the CLI
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv demo test lint bench clean system-deps i18n lock eval
+.PHONY: all venv demo test lint bench clean system-deps i18n lock eval man
 
 all: test
 
@@ -35,6 +36,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check agent connectors rules tests bench
 	$(BIN)/ruff format --check agent connectors rules tests bench
 	$(BIN)/mypy agent connectors rules tests bench
+
+# agent(1) from the command line's own help: man -l build/agent.1
+man: $(STAMP)
+	mkdir -p build
+	$(BIN)/python -m agent.cli.manpage > build/agent.1
 
 i18n: $(STAMP)
 	$(BIN)/python -m agent.i18n_extract

@@ -112,7 +112,7 @@ def test_every_command_and_option_is_in_the_readme_with_help() -> None:
                 choices = {str(c) for c in getattr(param.type, "choices", ())}
                 if choices:
                     shown = re.search(re.escape(param.opts[-1]) + r" ([\w\\|-]+)", rows[path])
-                    listed = set(shown.group(1).split("\\|")) if shown else set()
+                    listed = set(re.split(r"\\?\|", shown.group(1))) if shown else set()
                     assert listed == choices, (path, param.opts, listed, choices)
             elif isinstance(param, click.Argument):
                 assert param.human_readable_name.upper() in rows[path], (path, param.name)

@@ -3,6 +3,7 @@ damaged database named with a way out."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -229,3 +230,58 @@ def test_a_postgresql_url_without_its_driver_says_what_to_install(
     monkeypatch.setattr(builtins, "__import__", no_psycopg)
     with pytest.raises(UserError, match=r"pip install 'relationship-agent\[postgres\]'"):
         Store.open("postgresql://agent@db.example.org/agent")
+
+
+def test_read_only_commands_work_on_a_database_this_user_cannot_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.sample import write_sample
+
+    config = write_sample(tmp_path)
+    assert run(config, "sync").exit_code == 0  # type: ignore[attr-defined]
+    db = tmp_path / "agent.db"
+    for name in ("agent.db-wal", "agent.db-shm"):
+        assert not (tmp_path / name).exists()  # the sync closed cleanly
+    before = db.read_bytes()
+    # As another user would see it (tests run as root, whom permissions do not stop):
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode)
+    )
+    for command in (
+        ["people", "--as-of", "2026-11-20"], ["person", "1", "--as-of", "2026-11-20"],
+        ["digest", "--as-of", "2026-11-20"], ["status"], ["check", "--offline"],
+    ):  # fmt: skip
+        result = run(config, *command)
+        assert result.exit_code == 0, (command, result.output)  # type: ignore[attr-defined]
+        assert not (tmp_path / "agent.db-wal").exists(), command
+    result = run(config, "sync")
+    assert result.exit_code == 1 and "may only read it" in result.output  # type: ignore[attr-defined]
+    assert db.read_bytes() == before
+    assert not (tmp_path / "agent.db-shm").exists()
+
+
+def test_colour_only_where_asked_for_and_never_in_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.sample import write_sample
+
+    config = write_sample(tmp_path)
+    runner = CliRunner()
+
+    def check(*options: str) -> str:
+        args = ["--config", str(config), *options, "check", "--offline"]
+        return runner.invoke(main, args).output
+
+    assert "\x1b[32mok\x1b[0m" in check("--color", "always")
+    assert "\x1b[" not in check("--color", "never")
+    assert "\x1b[" not in check()  # auto, and not a terminal
+    json_out = runner.invoke(
+        main,
+        ["--config", str(config), "--color", "always", "check", "--offline", "--format", "json"],
+    ).output
+    assert "\x1b[" not in json_out
+    monkeypatch.setenv("NO_COLOR", "1")
+    from agent.cli.colour import decide
+
+    assert decide("auto") is False and decide("always") is True

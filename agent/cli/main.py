@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from agent import __version__
+from agent.cli import colour
 from agent.cli.app import App
 from agent.cli.commands import check, digest, people, rules, run, status, sync
 from agent.errors import AgentError
@@ -30,7 +31,7 @@ class AgentGroup(click.Group):
         except AgentError as exc:
             if _debug(ctx):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"{colour.paint('error:', 'failed')} {exc}", err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -110,10 +111,17 @@ def _debug(ctx: click.Context) -> bool:
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log what is being done.")
 @click.option("--debug", is_flag=True, help="Log everything; show tracebacks.")
+@click.option(
+    "--color", "color", type=click.Choice(colour.CHOICES), default="auto", show_default=True,
+    help="Colour: on a terminal only (auto, and never with $NO_COLOR set), always, or never.",
+)  # fmt: skip
 @click.version_option(__version__, prog_name="agent")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, verbose: bool, debug: bool) -> None:
+def main(
+    ctx: click.Context, config_path: str | None, verbose: bool, debug: bool, color: str
+) -> None:
     """Watches your mail and calendars and tells you which relationships need care."""
+    ctx.color = colour.decide(color)
     _setup_logging(verbose, debug)
     ctx.obj = App(config_path=config_path, verbose=verbose, debug=debug)
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from agent.cli.app import App
+from agent.cli.colour import paint
 from agent.config.settings import AccountConfig, SourceConfig
 from agent.errors import AgentError, OperationError, UserError
 from agent.runtime.sync import source_configs
@@ -58,7 +59,7 @@ def _run_checks(app: App, offline: bool, out: _Report) -> None:
     ruleset = _load_rules(app)
     out.say("rules", f"rules: ok ({ruleset})", ok=True, detail=ruleset)
     if _check_database(app, out):
-        _suggest_own_addresses(app, app.store(), out)
+        _suggest_own_addresses(app, app.store(write=False), out)
     # Offline, local sources (a Maildir, a calendar file) are still read: no network needed.
     sources = [s for s in source_configs(config) if not offline or _is_local(s)]
     errors = [e for e in (_check_source(app, s, out) for s in sources) if e is not None]
@@ -89,7 +90,7 @@ def _check_database(app: App, out: _Report) -> bool:
                 f"database {path} is damaged ({clean(problem)}): move it aside "
                 f"(mv {path} {path}.broken) and run `agent sync`, which reads your mail again"
             )
-    app.store()
+    app.store(write=False)
     out.say("database", "database: ok", ok=True, exists=True)
     return True
 
@@ -128,9 +129,11 @@ def _check_source(app: App, source: SourceConfig, out: _Report) -> tuple[str, Ag
     try:
         detail = connector_for(source, app.config.me).check()
     except AgentError as exc:
-        out.say("sources", f"{name}: FAILED: {clean(exc)}", name=name, ok=False, error=clean(exc))
+        failed = paint("FAILED", "failed")
+        out.say("sources", f"{name}: {failed}: {clean(exc)}", name=name, ok=False, error=clean(exc))
         return name, exc
-    out.say("sources", f"{name}: ok: {clean(detail)}", name=name, ok=True, detail=clean(detail))
+    ok = paint("ok", "ok")
+    out.say("sources", f"{name}: {ok}: {clean(detail)}", name=name, ok=True, detail=clean(detail))
     return None
 
 

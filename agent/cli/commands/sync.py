@@ -7,6 +7,7 @@ import json
 import click
 
 from agent.cli.app import App
+from agent.cli.colour import paint
 from agent.cli.progress import ProgressLine
 from agent.errors import OperationError
 from agent.runtime import lock
@@ -62,7 +63,7 @@ def _json(result: SourceResult) -> dict[str, object]:
 
 def describe(result: SourceResult) -> str:
     if not result.ok:
-        return f"{result.source}: FAILED: {clean(result.error)}"
+        return f"{result.source}: {paint('FAILED', 'failed')}: {clean(result.error)}"
     unit = UNITS.get(result.kind, "items")
     return f"{result.source}: {result.new} new {unit[:-1] if result.new == 1 else unit}"
 
