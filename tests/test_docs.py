@@ -111,7 +111,7 @@ def test_every_command_and_option_is_in_the_readme_with_help() -> None:
                 assert any(o in rows[path] for o in param.opts), (path, param.opts)
                 choices = {str(c) for c in getattr(param.type, "choices", ())}
                 if choices:
-                    shown = re.search(re.escape(param.opts[-1]) + r" ([\w\\|-]+)", rows[path])
+                    shown = re.search(re.escape(param.opts[-1]) + r" ([\w.\\|-]+)", rows[path])
                     listed = set(re.split(r"\\?\|", shown.group(1))) if shown else set()
                     assert listed == choices, (path, param.opts, listed, choices)
             elif isinstance(param, click.Argument):

@@ -382,15 +382,15 @@ def _me(r: _Reader, t: dict[str, Any]) -> MeConfig:
     if "emails" in t and not values["emails"] and not r.has_problem("me", "emails"):
         r.problem("me", "emails", "list at least one address that is you")
     tz = values["timezone"]
-    if tz and not _valid_zone(tz):
+    if tz and not valid_zone(tz):
         r.problem(
             "me", "timezone", f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)"
         )
         tz = "UTC"
-    return MeConfig(**{**values, "timezone": tz or _system_timezone()})
+    return MeConfig(**{**values, "timezone": tz or system_timezone()})
 
 
-def _valid_zone(name: str) -> bool:
+def valid_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -398,7 +398,7 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
-def _system_timezone() -> str:
+def system_timezone() -> str:
     """The system's IANA zone name; UTC when it cannot be told (the user did not write it)."""
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     with contextlib.suppress(OSError):
@@ -407,7 +407,7 @@ def _system_timezone() -> str:
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
     for name in candidates:
         # TZ may be a path (":/etc/localtime") or POSIX rule ("CET-1CEST"): not a usable name.
-        if name and not name.startswith("/") and _valid_zone(name):
+        if name and not name.startswith("/") and valid_zone(name):
             return name
     return "UTC"
 
