@@ -20,6 +20,8 @@ MODULES: dict[str, tuple[str, str]] = {
     "maildir": ("connectors.mail.maildir", "MaildirConnector"),
     "ics": ("connectors.calendar.ics", "IcsConnector"),
     "caldav": ("connectors.calendar.caldav", "CaldavConnector"),
+    "vcard": ("connectors.contacts.vdir", "VcardConnector"),
+    "carddav": ("connectors.contacts.carddav", "CarddavConnector"),
 }
 
 __all__ = ["MODULES", "Connector", "Progress", "connector_class", "connector_for", "no_progress"]

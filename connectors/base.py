@@ -19,9 +19,9 @@ def no_progress(source: str, folder: str, done: int, total: int | None) -> None:
     """A Progress that says nothing."""
 
 
-def counted(n: int, noun: str) -> str:
-    """``1 folder``, ``2 folders``: what `check` says about a source (English nouns in -s)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``1 folder``, ``2 folders``: what `check` says about a source."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 class Connector(Protocol):

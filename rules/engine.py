@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from agent.core.metrics import METRIC_NAMES, METRICS
+from agent.core.occasions import TURNS, YEARS
 from agent.core.person import Person, PersonReport
 from rules.expr import BOOL, NUM, TEXT, Comparison, Expression
 from rules.findings import SEVERITIES, Finding, Severity
@@ -277,6 +278,7 @@ def _finding(
     names = rule.evidence_names
     if isinstance(values.get("rhythm"), str):  # a phrase (agent/core/rhythm.py): in the language
         values = {**values, "rhythm": translate(values["rhythm"])}
+    values = _notes(values, translate)
     return Finding(
         rule=rule.id,
         severity=rule.severity,
@@ -285,6 +287,19 @@ def _finding(
         suggestion=safe_render(translate(rule.suggestion), rule.suggestion, values),
         evidence={n: values.get(n) for n in names},
     )
+
+
+# Occasion notes (agent/core/occasions.py): the msgid and the count it is filled in with.
+NOTES = {"birthday_note": (TURNS, "birthday_age"), "anniversary_note": (YEARS, "anniversary_years")}
+
+
+def _notes(values: Mapping[str, Any], translate: Translate) -> Mapping[str, Any]:
+    filled = {
+        note: translate(msgid).format(n=values[count])
+        for note, (msgid, count) in NOTES.items()
+        if isinstance(values.get(count), int)
+    }
+    return {**values, **filled} if filled else values
 
 
 def _score(rule: Rule, values: Mapping[str, Any]) -> float:

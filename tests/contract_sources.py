@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.config.secrets import SecretSpec
-from agent.config.settings import AccountConfig, CalendarConfig, MeConfig
+from agent.config.settings import AccountConfig, AddressBookConfig, CalendarConfig, MeConfig
 from agent.errors import OperationError, UserError
 from agent.store.database import Store
 from connectors import Connector, connector_for
@@ -79,10 +79,19 @@ class Source(Protocol):
     def unreachable(self) -> Connector: ...
 
 
+def card(n: int) -> bytes:
+    return (
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:contract-{n}\r\nFN:Person {n}\r\n"
+        f"EMAIL:p{n}@example.com\r\nEND:VCARD\r\n"
+    ).encode()
+
+
 def stored(store: Store, kind: str) -> set[str]:
     """The keys of what the store holds from a source of ``kind``."""
     if kind == "mail":
         return {row.key for row in store.iter_messages()}
+    if kind == "contacts":
+        return {c.uid for c in store.cards()}
     return {row.key for row in store.iter_meetings()}
 
 
@@ -249,8 +258,64 @@ class CaldavSource:
         return CaldavConnector(config, ME, clock=clock)
 
 
-KINDS = ("maildir", "imap", "ics-file", "ics-feed", "caldav")
-WITH_LOGIN = ("imap", "ics-feed", "caldav")  # the kinds whose login can be wrong
+@dataclasses.dataclass
+class VcardSource:
+    folder: Path
+    kind: str = "contacts"
+    deletes: bool = True
+    down: type[Exception] = UserError
+    check_says: str = r"1 file, 1 card, 1 address"
+    down_says: str = r"\[address_books.book\] path: no file or folder .*contacts"
+    login_says: str = ""
+
+    def __post_init__(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, n: int) -> None:
+        (self.folder / f"{n}.vcf").write_bytes(card(n))
+
+    def remove(self, n: int) -> None:
+        (self.folder / f"{n}.vcf").unlink()
+
+    def connector(self, password: str | None = None) -> Connector:
+        return connector_for(AddressBookConfig("book", "vcard", path=str(self.folder)), ME)
+
+    def unreachable(self) -> Connector:
+        shutil.rmtree(self.folder)
+        return self.connector()
+
+
+@dataclasses.dataclass
+class CarddavSource:
+    radicale: Radicale
+    url: str
+    kind: str = "contacts"
+    deletes: bool = True
+    down: type[Exception] = OperationError
+    check_says: str = r"1 address book, 1 card"
+    down_says: str = r"http://127\.0\.0\.1:\d+/ana/x/: cannot connect: .*refused"
+    login_says: str = r"http://127\.0\.0\.1:\d+/ana/book-\d+/: access refused \(HTTP 401\)"
+
+    def add(self, n: int) -> None:
+        self.radicale.put_card(f"{self.url}{n}.vcf", card(n))
+
+    def remove(self, n: int) -> None:
+        self.radicale.delete(f"{self.url}{n}.vcf")
+
+    def connector(self, password: str | None = None, url: str = "") -> Connector:
+        secret = SecretSpec("plain", self.radicale.password if password is None else password)
+        config = AddressBookConfig(
+            "dav", "carddav", url=url or self.url, username=self.radicale.user, secret=secret,
+            timeout=5.0,
+        )  # fmt: skip
+        return connector_for(config, ME)
+
+    def unreachable(self) -> Connector:
+        return self.connector(url=f"http://127.0.0.1:{free_port()}/{self.radicale.user}/x/")
+
+
+KINDS = ("maildir", "imap", "ics-file", "ics-feed", "caldav", "vcard", "carddav")
+WITH_LOGIN = ("imap", "ics-feed", "caldav", "carddav")  # the kinds whose login can be wrong
 
 
 def make_source(kind: str, tmp_path: Path, stack: ExitStack, request: object) -> Source:
@@ -264,5 +329,10 @@ def make_source(kind: str, tmp_path: Path, stack: ExitStack, request: object) ->
         return IcsFileSource(tmp_path / "cal.ics")
     if kind == "ics-feed":
         return IcsFeedSource(stack.enter_context(serve_feed(calendar([]))))
+    if kind == "vcard":
+        return VcardSource(tmp_path / "contacts")
+    if kind == "carddav":
+        dav: Radicale = getfixture("radicale")
+        return CarddavSource(dav, dav.addressbook_url(f"book-{next(_serial)}"))
     radicale: Radicale = getfixture("radicale")
     return CaldavSource(radicale, radicale.calendar_url(f"contract-{next(_serial)}"))

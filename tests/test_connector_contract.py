@@ -1,7 +1,8 @@
 """The connector contract: what every source kind promises, run against each real one.
 
 Maildir, IMAP on Dovecot, an .ics file, an .ics feed over HTTP and CalDAV on Radicale all get
-the same tests (tests/contract_sources.py has one adapter per kind): the first sync stores
+the same tests, and so do vCard folders and CardDAV address books (tests/contract_sources.py
+has one adapter per kind): the first sync stores
 everything, a sync with nothing new changes nothing, a new item is picked up alone, an item
 removed upstream leaves the store where the source is a calendar (mail is history and
 stays), a source that is gone is an error that keeps what was stored (a UserError for a

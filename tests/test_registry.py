@@ -6,7 +6,7 @@ from connectors import MODULES, connector_class
 
 
 def test_connector_registry_is_pinned() -> None:
-    assert sorted(MODULES) == ["caldav", "ics", "imap", "maildir"]
+    assert sorted(MODULES) == ["caldav", "carddav", "ics", "imap", "maildir", "vcard"]
     for name in MODULES:
         cls = connector_class(name)
         assert name == cls.NAME

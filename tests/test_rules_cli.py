@@ -61,14 +61,14 @@ def test_check_config_rule_files(tmp_path: Path) -> None:
     config = make_config(tmp_path, GOOD)
     code, out, _ = run("--config", str(config), "rules", "check")
     assert code == 0
-    assert out.startswith("OK: 6 active rules (5 built-in, 1 from files), 18 settings")
+    assert out.startswith("OK: 8 active rules (7 built-in, 1 from files), 19 settings")
     assert str(tmp_path / "rules.yaml") in out
 
 
 def test_check_without_rule_files_checks_the_builtins(tmp_path: Path) -> None:
     code, out, _ = run("--config", str(make_config(tmp_path, None)), "rules", "check")
     assert code == 0
-    assert "OK: 6 active rules (6 built-in, 0 from files)" in out
+    assert "OK: 8 active rules (8 built-in, 0 from files)" in out
     assert "built-in rules only" in out
 
 
@@ -77,7 +77,7 @@ def test_check_a_file_needs_no_config(tmp_path: Path) -> None:
     path.write_text(GOOD)
     code, out, _ = run("--config", str(tmp_path / "missing.toml"), "rules", "check", str(path))
     assert code == 0, out
-    assert out.startswith("OK: 6 active rules")
+    assert out.startswith("OK: 8 active rules")
 
 
 def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
@@ -123,6 +123,8 @@ def test_list_table_shows_sources(tmp_path: Path) -> None:
         "fading",
         "not-reciprocating",
         "one-sided",
+        "birthday",
+        "anniversary",
         "fading-close",
     ]
     assert lines[1].split()[1:3] == ["alert", "builtin"]

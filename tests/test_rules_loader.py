@@ -12,7 +12,10 @@ from agent.errors import UserError
 from rules import loader
 from rules.loader import BUILTIN_PATH, load_builtin, load_rules
 
-BUILTIN_IDS = ("reply-owed", "follow-up", "overdue", "fading", "not-reciprocating", "one-sided")
+BUILTIN_IDS = (
+    "reply-owed", "follow-up", "overdue", "fading", "not-reciprocating", "one-sided", "birthday",
+    "anniversary",
+)  # fmt: skip
 
 
 def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
@@ -88,7 +91,8 @@ def test_reusing_a_builtin_id_replaces_it_in_place(tmp_path: Path) -> None:
 
 def test_disable_removes_builtin_rules(tmp_path: Path) -> None:
     path = write(tmp_path, "disable: [follow-up, one-sided]\n")
-    assert load_rules([path]).ids == ("reply-owed", "overdue", "fading", "not-reciprocating")
+    expected = ("reply-owed", "overdue", "fading", "not-reciprocating", "birthday", "anniversary")
+    assert load_rules([path]).ids == expected
 
 
 def test_disable_accepts_a_single_id(tmp_path: Path) -> None:

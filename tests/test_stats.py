@@ -29,7 +29,10 @@ def stats(items: list[Interaction], starters: dict[str, str] | None = None, **kw
 
 
 def test_every_documented_metric_is_computed_and_nothing_else() -> None:
-    assert set(stats([item(3, "in")])) == METRIC_NAMES
+    from agent.core.occasions import occasion_stats
+
+    computed = {*stats([item(3, "in")]), *occasion_stats(None, AS_OF.date())}
+    assert computed == METRIC_NAMES
 
 
 def test_counts_dates_and_silence() -> None:

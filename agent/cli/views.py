@@ -198,6 +198,7 @@ def person_view(
     if p.tags:
         lines.append("  tags: " + ", ".join(p.tags))
     lines += [f"  merged: {email} ({reason})" for email, reason in p.merged]
+    lines += _occasions(report.stats)
     lines += ["", "Metrics:"]
     lines += [f"  {m.name:<26} {_fmt(report.stats.get(m.name)):<12} {m.unit}" for m in METRICS]
     columns = terminal_columns()
@@ -208,6 +209,23 @@ def person_view(
     lines += ["", f"Latest interactions ({min(len(past), HISTORY_LINES)} of {len(past)}):"]
     lines += [f"  {_history_text(i, tz)}" for i in reversed(past[-HISTORY_LINES:])]
     return "\n".join(lines)
+
+
+def _occasions(stats: dict[str, Any]) -> list[str]:
+    """The next birthday and anniversary, from the address book."""
+    lines = []
+    for label, when, days, count, unit in (
+        ("birthday", "next_birthday", "next_birthday_days", "birthday_age", "turns"),
+        ("anniversary", "next_anniversary", "next_anniversary_days", "anniversary_years", "years"),
+    ):
+        if stats.get(when):
+            extra = (
+                ""
+                if stats.get(count) is None
+                else (f", turns {stats[count]}" if unit == "turns" else f", {stats[count]} years")
+            )
+            lines.append(f"  next {label}: {stats[when]} (in {stats[days]} days{extra})")
+    return lines
 
 
 def _history_text(i: Interaction, tz: ZoneInfo) -> str:

@@ -42,10 +42,12 @@ Security = Literal["ssl", "starttls", "none"]
 DigestFormat = Literal["text", "markdown", "html", "json"]
 AccountType = Literal["imap", "maildir"]
 CalendarType = Literal["ics", "caldav"]
+AddressBookType = Literal["vcard", "carddav"]
 SECURITY: tuple[Security, ...] = get_args(Security)
 DIGEST_FORMATS: tuple[DigestFormat, ...] = get_args(DigestFormat)
 ACCOUNT_TYPES: tuple[AccountType, ...] = get_args(AccountType)
 CALENDAR_TYPES: tuple[CalendarType, ...] = get_args(CalendarType)
+ADDRESS_BOOK_TYPES: tuple[AddressBookType, ...] = get_args(AddressBookType)
 # URL schemes per calendar type; "" is a plain path. webcal is a "subscribe" label for HTTPS.
 FILE_SCHEMES = ("", "file")
 WEB_SCHEMES = ("http", "https")
@@ -129,6 +131,27 @@ class CalendarConfig:
 
 
 @dataclass(frozen=True)
+class AddressBookConfig:
+    name: str = key("name", _NAME, required=True)
+    type: AddressBookType = key(
+        "type", "a .vcf file or a folder of them, or a CardDAV server", "choice", required=True,
+        choices=ADDRESS_BOOK_TYPES,
+    )  # fmt: skip
+    path: str = key(
+        "path", "a .vcf file, or a folder of .vcf files (a vdir, as vdirsyncer and khard keep)",
+        default="", required=True, types=("vcard",),
+    )  # fmt: skip
+    url: str = key(
+        "url", "an address book, or a principal or server URL (then every address book)",
+        default="", required=True, types=("carddav",),
+    )  # fmt: skip
+    username: str = key("username", "CardDAV login", default="", types=("carddav",))
+    secret: SecretSpec | None = key("password_command", _SECRET, "secret", None, types=("carddav",))
+    timeout: float = key("timeout", _TIMEOUT, "number", TIMEOUT, types=("carddav",))
+    ca_file: str = key("ca_file", _CA, default="", types=("carddav",))
+
+
+@dataclass(frozen=True)
 class PersonConfig:
     name: str = key("name", "the name shown", default_doc="the first address")
     emails: tuple[str, ...] = key("emails", "every address of this person", "emails", required=True)
@@ -193,8 +216,8 @@ class DaemonConfig:
     )  # fmt: skip
 
 
-# What an [[accounts]] or [[calendars]] entry is: the config one connector is made from.
-SourceConfig = AccountConfig | CalendarConfig
+# What an [[accounts]], [[calendars]] or [[address_books]] entry is: one connector's config.
+SourceConfig = AccountConfig | CalendarConfig | AddressBookConfig
 
 
 @dataclass(frozen=True)
@@ -204,6 +227,7 @@ class Config:
     database_url: str
     accounts: tuple[AccountConfig, ...] = ()
     calendars: tuple[CalendarConfig, ...] = ()
+    address_books: tuple[AddressBookConfig, ...] = ()
     people: tuple[PersonConfig, ...] = ()
     cadence: dict[str, timedelta] = field(default_factory=dict)
     ignore: IgnoreConfig = IgnoreConfig()
@@ -214,11 +238,11 @@ class Config:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        return tuple(a.name for a in self.accounts) + tuple(c.name for c in self.calendars)
+        return tuple(s.name for s in self.source_configs)
 
     @property
     def source_configs(self) -> tuple[SourceConfig, ...]:
-        return (*self.accounts, *self.calendars)
+        return (*self.accounts, *self.calendars, *self.address_books)
 
 
 # Every table, in the order the reference and config.example.toml show them: (TOML name,
@@ -226,6 +250,7 @@ class Config:
 TABLES: tuple[tuple[str, type, bool], ...] = (
     ("me", MeConfig, False), ("database", DatabaseConfig, False),
     ("accounts", AccountConfig, True), ("calendars", CalendarConfig, True),
+    ("address_books", AddressBookConfig, True),
     ("people", PersonConfig, True), ("cadence", dict, False), ("ignore", IgnoreConfig, False),
     ("rules", RulesConfig, False), ("digest", DigestConfig, False),
     ("smtp", SmtpConfig, False), ("daemon", DaemonConfig, False),
@@ -296,7 +321,8 @@ def _build(r: _Reader, data: dict[str, Any], path: Path | None) -> Config | None
     me = _me(r, r.table(data, "me", required=True))
     accounts = tuple(_account(r, t, i) for i, t in enumerate(r.array(data, "accounts")))
     calendars = tuple(_calendar(r, t, i) for i, t in enumerate(r.array(data, "calendars")))
-    _unique_names(r, accounts, calendars)
+    books = tuple(_address_book(r, t, i) for i, t in enumerate(r.array(data, "address_books")))
+    _unique_names(r, (*accounts, *calendars, *books))
     people = tuple(_person(r, t, i) for i, t in enumerate(r.array(data, "people")))
     rules = RulesConfig(**_read(r, RulesConfig, r.table(data, "rules"), "rules"))
     base = path.parent if path else Path.cwd()
@@ -307,6 +333,7 @@ def _build(r: _Reader, data: dict[str, Any], path: Path | None) -> Config | None
         database_url=database.url or paths.default_database_url(),
         accounts=accounts,
         calendars=calendars,
+        address_books=books,
         people=people,
         cadence=_cadence(r, r.table(data, "cadence")),
         ignore=_ignore(r, r.table(data, "ignore")),
@@ -523,14 +550,21 @@ def _check_calendar_url(r: _Reader, table: str, kind: str, url: str) -> None:
         r.problem(table, "url", f"{url!r}: type {kind!r} takes {shown}")
 
 
-def _unique_names(
-    r: _Reader, accounts: tuple[AccountConfig, ...], calendars: tuple[CalendarConfig, ...]
-) -> None:
+def _unique_names(r: _Reader, sources: tuple[SourceConfig, ...]) -> None:
     seen: set[str] = set()
-    for name in [a.name for a in accounts] + [c.name for c in calendars]:
+    for name in (s.name for s in sources):
         if name in seen:
             r.problem("accounts/calendars", "name", f"source name {name!r} is used twice")
         seen.add(name)
+
+
+def _address_book(r: _Reader, t: dict[str, Any], index: int) -> AddressBookConfig:
+    name, table, kind = _named(r, t, "address_books", index, ADDRESS_BOOK_TYPES)
+    values = _read(r, AddressBookConfig, t, table, kind, {"name": name, "type": kind})
+    if kind == "carddav":
+        _check_calendar_url(r, table, "caldav", values["url"])  # the same http(s) rule
+        _warn_clear_calendar(r, t, table, values["url"])
+    return AddressBookConfig(**values)
 
 
 def _person(r: _Reader, t: dict[str, Any], index: int) -> PersonConfig:

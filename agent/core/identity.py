@@ -15,22 +15,31 @@ from datetime import timedelta
 
 from agent.config.settings import Config, PersonConfig
 from agent.core.aliases import Alias
+from agent.core.model import Card, PartialDate
 
 
 @dataclass(frozen=True)
 class Profile:
-    """What config says about a person: name, tags and the cadence that applies."""
+    """What config or an address book says about a person: name, tags, the cadence that
+    applies, and the dates that matter (from the address book)."""
 
     canonical: str
     name: str
     emails: tuple[str, ...]
     tags: tuple[str, ...]
     cadence: timedelta | None
+    birthday: PartialDate | None = None
+    anniversary: PartialDate | None = None
+    source: str = "config"  # "config" ([[people]]) or "address book"
 
 
 class Identity:
     def __init__(
-        self, config: Config, lists: Iterable[str] = (), aliases: Iterable[Alias] = ()
+        self,
+        config: Config,
+        lists: Iterable[str] = (),
+        aliases: Iterable[Alias] = (),
+        cards: Iterable[Card] = (),
     ) -> None:
         self.me = frozenset(e.lower() for e in config.me.emails)
         # A list's own address receives my posts but never answers as itself: not a person.
@@ -48,6 +57,10 @@ class Identity:
             self._profiles[canonical] = person
             for email in person.emails:
                 self._canonical.setdefault(email, canonical)
+        # Address book cards, after [[people]] (which wins) and before names from mail.
+        self._cards: dict[str, list[Card]] = {}
+        for card in cards:
+            self._add_card(card)
         # Addresses merged by name (agent/core/aliases.py), after [[people]], which always wins.
         self._merged: dict[str, list[Alias]] = {}
         for alias in aliases:
@@ -61,13 +74,27 @@ class Identity:
             self._canonical[alias.email] = target
             self._merged.setdefault(target, []).append(alias)
 
+    def _add_card(self, card: Card) -> None:
+        """A card is one person with all its addresses; a card naming one of mine is me."""
+        emails = [e for e in card.emails if e]
+        if not emails or any(e in self.me for e in emails):
+            return
+        target = next((self._canonical[e] for e in emails if e in self._canonical), emails[0])
+        self._cards.setdefault(target, []).append(card)
+        for email in emails:
+            self._canonical.setdefault(email, target)
+
+    def contacts(self) -> tuple[str, ...]:
+        """Canonical keys of everyone in an address book."""
+        return tuple(self._cards)
+
     def merged(self, canonical: str) -> tuple[Alias, ...]:
         """The addresses merged into this person by name, with the reason."""
         return tuple(self._merged.get(canonical, ()))
 
     def configured(self) -> dict[str, str]:
-        """Address -> canonical for every address of a [[people]] entry."""
-        return {e: c for e, c in self._canonical.items() if c in self._profiles}
+        """Address -> canonical for every address of a [[people]] entry or a card."""
+        return {e: c for e, c in self._canonical.items() if c in self._profiles or c in self._cards}
 
     def is_me(self, email: str) -> bool:
         return email in self.me
@@ -119,22 +146,36 @@ class Identity:
         return found
 
     def profile(self, canonical: str) -> Profile | None:
+        """Precedence: [[people]] in config, then the address book (cards add addresses,
+        tags and dates to a configured person, never another name)."""
         person = self._profiles.get(canonical)
-        if person is None:
+        cards = self._cards.get(canonical, [])
+        if person is None and not cards:
             return None
+        emails = tuple(
+            e for card in cards for e in card.emails if self._canonical.get(e) == canonical
+        )
+        tags = tuple(dict.fromkeys((*(person.tags if person else ()),
+                                    *(t for card in cards for t in card.categories))))  # fmt: skip
         return Profile(
             canonical=canonical,
-            name=person.name,
-            emails=person.emails,
-            tags=person.tags,
-            cadence=self.cadence_for(person),
+            name=person.name if person else cards[0].name or canonical,
+            emails=tuple(dict.fromkeys((*(person.emails if person else ()), *emails))),
+            tags=tags,
+            cadence=self._cadence(person.cadence if person else None, tags),
+            birthday=next((c.birthday for c in cards if c.birthday), None),
+            anniversary=next((c.anniversary for c in cards if c.anniversary), None),
+            source="config" if person else "address book",
         )
 
     def cadence_for(self, person: PersonConfig) -> timedelta | None:
         """The person's own cadence, else the shortest cadence of their tags."""
-        if person.cadence is not None:
-            return person.cadence
-        by_tag = [self._cadence_by_tag[t] for t in person.tags if t in self._cadence_by_tag]
+        return self._cadence(person.cadence, person.tags)
+
+    def _cadence(self, own: timedelta | None, tags: Iterable[str]) -> timedelta | None:
+        if own is not None:
+            return own
+        by_tag = [self._cadence_by_tag[t] for t in tags if t in self._cadence_by_tag]
         return min(by_tag) if by_tag else None
 
 

@@ -153,6 +153,27 @@ METRICS: tuple[Metric, ...] = (
         "(shortest of their tags); None without one",
     ),
     Metric(
+        "next_birthday",
+        "date",
+        "the next birthday, from an address book (29 February: the 28th in common years); "
+        "None without one",
+    ),
+    Metric("next_birthday_days", "days", "days until next_birthday (0: today); None without one"),
+    Metric("birthday_age", "years", "the age they turn then; None when the card has no year"),
+    Metric(
+        "birthday_note",
+        "text",
+        "' (turns 46)' where birthday_age is known, else '': in the digest's language",
+    ),
+    Metric("next_anniversary", "date", "the next anniversary, from an address book; None without"),
+    Metric("next_anniversary_days", "days", "days until next_anniversary; None without one"),
+    Metric("anniversary_years", "years", "the years it marks; None when the card has no year"),
+    Metric(
+        "anniversary_note",
+        "text",
+        "' (10 years)' where anniversary_years is known, else '': in the digest's language",
+    ),
+    Metric(
         "overdue_days",
         "days",
         "silence_days - cadence_days when positive, else 0; None without a cadence",

@@ -98,3 +98,32 @@ class MeetingMeta:
     organizer: str | None
     attendees: tuple[Attendee, ...] = field(default_factory=tuple)
     status: str = "CONFIRMED"
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDate:
+    """A date that matters (BDAY, ANNIVERSARY), the year unknown where the card omits it."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+    def text(self) -> str:
+        if self.year is None:
+            return f"--{self.month:02d}-{self.day:02d}"
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One address book contact: a person, with every address of theirs.
+
+    ``uid`` is the card's UID (or, without one, a hash of its text): stable across re-syncs.
+    """
+
+    uid: str
+    name: str
+    emails: tuple[str, ...]
+    categories: tuple[str, ...] = ()
+    birthday: PartialDate | None = None
+    anniversary: PartialDate | None = None

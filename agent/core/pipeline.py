@@ -14,6 +14,7 @@ from agent.config.settings import Config
 from agent.core.aliases import find_aliases
 from agent.core.identity import Identity
 from agent.core.interactions import Derived, MeetingRecord, MessageRecord, derive
+from agent.core.occasions import occasion_stats
 from agent.core.person import Person, PersonReport
 from agent.core.stats import compute_stats
 from agent.store.database import Store
@@ -47,17 +48,22 @@ def make_identity(config: Config, store: Store) -> Identity:
     # A list's own address never writes personal mail itself: an address that did is a
     # person, whatever List-Post header an outsider put into a message naming it.
     lists = store.list_addresses() - store.personal_senders()
-    plain = Identity(config, lists=lists)
+    cards = store.cards()
+    plain = Identity(config, lists=lists, cards=cards)
     me = frozenset(plain.me)
     aliases = find_aliases(store.named_addresses(), me, plain.configured())
-    return Identity(config, lists=lists, aliases=aliases.values())
+    return Identity(config, lists=lists, aliases=aliases.values(), cards=cards)
 
 
 def build_reports(
     config: Config, identity: Identity, derived: Derived, store: Store, as_of: datetime
 ) -> tuple[list[PersonReport], dict[int, str]]:
     reports: list[tuple[str, dict[str, Any]]] = []
-    for canonical, items in derived.by_person.items():
+    today = as_of.astimezone(config.me.tz).date()
+    # Address book contacts without any mail or meeting count too: for their occasions, and
+    # for a cadence set on them. `agent people` lists them only with --all.
+    quiet = {c for c in identity.contacts() if c not in derived.by_person}
+    for canonical, items in [*derived.by_person.items(), *((c, []) for c in sorted(quiet))]:
         profile = identity.profile(canonical)
         cadence = profile.cadence if profile else None
         stats = compute_stats(
@@ -71,7 +77,8 @@ def build_reports(
             coverage=derived.coverage,
             thread_starts=derived.thread_starts,
         )
-        if stats["interactions"] or stats["group_emails"]:  # group mail is shown too
+        stats.update(occasion_stats(profile, today))
+        if stats["interactions"] or stats["group_emails"] or canonical in quiet:
             reports.append((canonical, stats))
     ids = store.person_ids(c for c, _ in reports)
     people = [

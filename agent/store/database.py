@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from agent.core.model import LIST_REASON, Address, Located, MeetingMeta, MessageMeta
+from agent.core.model import LIST_REASON, Address, Card, Located, MeetingMeta, MessageMeta
 from agent.errors import OperationError, UserError
 from agent.store import schema as s
 from agent.store.reads import Reads
@@ -318,6 +318,39 @@ class Store(Reads):
         for start in range(0, max(len(rows), len(attendees)), CHUNK):
             self._insert_ignore(conn, s.meetings, rows[start : start + CHUNK])
             self._insert_ignore(conn, s.meeting_attendees, attendees[start : start + CHUNK])
+
+    # -- address books ------------------------------------------------------------------
+
+    def replace_cards(
+        self, source: str, found: Iterable[Card], cursor: dict[str, Any] | None = None
+    ) -> int:
+        """Store everything an address book holds now: its other cards go (a deleted card stops
+        merging its addresses). Returns how many cards are new to this source."""
+        cards = list({_fit(c.uid, LOCATION_WIDTH, hashed=True): c for c in found}.items())
+        rows = [
+            {"source": source, "uid": uid, "name": _name(c.name) or "",
+             "categories": ",".join(c.categories)[:1024],
+             "birthday": c.birthday.text() if c.birthday else None,
+             "anniversary": c.anniversary.text() if c.anniversary else None}
+            for uid, c in cards
+        ]  # fmt: skip
+        emails = [
+            {"source": source, "uid": uid, "email": e}
+            for uid, c in cards
+            for e in dict.fromkeys(x for x in (_email(e) for e in c.emails) if x)
+        ]
+        with self.engine.begin() as conn:
+            before = set(
+                conn.execute(select(s.cards.c.uid).where(s.cards.c.source == source)).scalars()
+            )
+            conn.execute(delete(s.card_emails).where(s.card_emails.c.source == source))
+            conn.execute(delete(s.cards).where(s.cards.c.source == source))
+            for start in range(0, max(len(rows), len(emails)), CHUNK):
+                self._insert_ignore(conn, s.cards, rows[start : start + CHUNK])
+                self._insert_ignore(conn, s.card_emails, emails[start : start + CHUNK])
+            if cursor is not None:
+                self._set_cursor(conn, source, "", cursor)
+        return len({uid for uid, _ in cards} - before)
 
     # -- people ids ---------------------------------------------------------------------
 

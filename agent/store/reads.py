@@ -19,6 +19,7 @@ from sqlalchemy import Boolean, Engine, Select, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
+from agent.core.model import Card, PartialDate
 from agent.store import schema as s
 
 BATCH = 5000  # rows per fetch: memory stays flat, round trips stay few
@@ -147,6 +148,26 @@ class Reads:
     def iter_refs(self) -> Iterator[RefRow]:
         r = s.message_refs.c
         return bulk(self.engine, select(r.key, r.ref), RefRow)
+
+    def cards(self) -> list[Card]:
+        """Every address book card, with its addresses, in a stable order."""
+        emails: dict[tuple[str, str], list[str]] = {}
+        with self.engine.connect() as conn:
+            ce = s.card_emails.c
+            for source, uid, email in conn.execute(
+                select(ce.source, ce.uid, ce.email).order_by(ce.source, ce.uid, ce.email)
+            ):
+                emails.setdefault((source, uid), []).append(email)
+            c = s.cards.c
+            rows = list(conn.execute(select(s.cards).order_by(c.source, c.uid)))
+        return [
+            Card(
+                uid=r.uid, name=r.name, emails=tuple(emails.get((r.source, r.uid), ())),
+                categories=tuple(t for t in r.categories.split(",") if t),
+                birthday=_partial(r.birthday), anniversary=_partial(r.anniversary),
+            )
+            for r in rows
+        ]  # fmt: skip
 
     def iter_meetings(self, until: datetime | None = None) -> Iterator[MeetingRow]:
         """One row per attendee of every meeting starting at or before ``until``."""
@@ -296,6 +317,14 @@ class Reads:
             "recipient": row.recipient,
             "findings": row.findings,
         }
+
+
+def _partial(text: str | None) -> PartialDate | None:
+    if not text:
+        return None
+    if text.startswith("--"):
+        return PartialDate(int(text[2:4]), int(text[5:7]))
+    return PartialDate(int(text[5:7]), int(text[8:10]), int(text[:4]))
 
 
 def _sync_run(r: Any) -> SyncRun:

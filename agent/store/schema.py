@@ -189,6 +189,27 @@ digests = Table(
     Column("findings", Integer, nullable=False),
 )
 
+# Address book contacts (schema 3): one row per card, and every address on it.
+cards = Table(
+    "cards",
+    metadata,
+    Column("source", String(255), primary_key=True),
+    Column("uid", String(255), primary_key=True),
+    Column("name", String(512), nullable=False),
+    Column("categories", String(1024), nullable=False),  # comma-joined, lower case
+    Column("birthday", String(10)),  # YYYY-MM-DD, or --MM-DD without a year
+    Column("anniversary", String(10)),
+)
+
+card_emails = Table(
+    "card_emails",
+    metadata,
+    Column("source", String(255), primary_key=True),
+    Column("uid", String(255), primary_key=True),
+    Column("email", String(320), primary_key=True),
+    Index("ix_card_emails_email", "email"),
+)
+
 
 def _v1_messages() -> Table:
     """The messages table as version 1 created it; later steps add the rest."""
@@ -209,7 +230,7 @@ def _v1_messages() -> Table:
 
 def _v1(conn: Connection) -> None:
     _v1_messages().create(conn)
-    skip = (schema_version, store_keys, messages)
+    skip = (schema_version, store_keys, messages, cards, card_emails)  # later steps add these
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in skip])
 
 
@@ -232,8 +253,14 @@ def _v2(conn: Connection) -> None:
     conn.execute(cursors.delete().where(cursors.c.folder != ""))
 
 
+def _v3(conn: Connection) -> None:
+    """Address books: contacts and their addresses. Nothing stored before changes."""
+    cards.create(conn)
+    card_emails.create(conn)
+
+
 # Append new steps; never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -71,6 +71,22 @@ class Radicale:
         self.request("MKCALENDAR", url)
         return url
 
+    def addressbook_url(self, name: str = "") -> str:
+        """Create a new, empty address book (an extended MKCOL) and return its URL."""
+        name = name or uuid.uuid4().hex[:12]
+        url = f"{self.principal_url}{name}/"
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><d:mkcol xmlns:d="DAV:" '
+            'xmlns:c="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype>'
+            "<d:collection/><c:addressbook/></d:resourcetype></d:prop></d:set></d:mkcol>"
+        )
+        self.request("MKCOL", url, body.encode(), {"Content-Type": "application/xml"})
+        return url
+
+    def put_card(self, url: str, vcf: str | bytes) -> None:
+        body = vcf.encode() if isinstance(vcf, str) else vcf
+        self.request("PUT", url, body, {"Content-Type": "text/vcard; charset=utf-8"})
+
     def put(self, url: str, ics: str | bytes) -> None:
         body = ics.encode() if isinstance(ics, str) else ics
         self.request("PUT", url, body, {"Content-Type": "text/calendar; charset=utf-8"})

@@ -32,10 +32,16 @@ from agent.safe_text import for_terminal, json_for_terminal
               "received, owed.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
               help="Show at most N people (after sorting).")  # fmt: skip
+@click.option("--all", "everyone", is_flag=True,
+              help="Also address book contacts you have never mailed or met.")  # fmt: skip
 @click.pass_obj
-def people(app: App, as_of: date | None, fmt: str, sort: str | None, limit: int | None) -> None:
+def people(
+    app: App, as_of: date | None, fmt: str, sort: str | None, limit: int | None, everyone: bool
+) -> None:
     """Every person with their key metrics."""
     reports = load_reports(app.config, app.store(write=False), app.as_of(as_date(as_of)))
+    if not everyone:
+        reports = [r for r in reports if r.stats["interactions"] or r.stats["group_emails"]]
     if sort is not None or limit is not None or fmt == "table":
         reports = sort_people(reports, sort or "last", limit)
     if fmt == "json":

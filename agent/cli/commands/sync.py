@@ -15,7 +15,8 @@ from agent.runtime.sync import SourceResult, source_configs, sync_all
 from agent.safe_text import clean
 
 LOCK_WAIT_SECONDS = 5.0
-UNITS = {"imap": "messages", "maildir": "messages", "ics": "meetings", "caldav": "meetings"}
+UNITS = {"imap": "messages", "maildir": "messages", "ics": "meetings", "caldav": "meetings",
+         "vcard": "cards", "carddav": "cards"}  # fmt: skip
 
 
 @click.command()

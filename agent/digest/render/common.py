@@ -20,6 +20,8 @@ HEADINGS = {
     "follow-up": N_("Follow up"),
     "not-reciprocating": N_("Not reciprocating"),
     "one-sided": N_("One-sided"),
+    "birthday": N_("Birthdays"),
+    "anniversary": N_("Anniversaries"),
 }
 
 EXPLANATIONS = {
@@ -29,6 +31,8 @@ EXPLANATIONS = {
     "follow-up": N_("You met recently for the first time, and nothing has happened since."),
     "not-reciprocating": N_("They keep reaching out, and you rarely answer."),
     "one-sided": N_("You start most conversations. Give them room, or give something first."),
+    "birthday": N_("Coming up in the next days, from your address book."),
+    "anniversary": N_("Coming up in the next days, from your address book."),
 }
 
 # Used when a rule has no suggestion of its own; {first_name} is the only field.
