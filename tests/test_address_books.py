@@ -98,6 +98,11 @@ def test_a_card_is_one_person_with_its_name_tags_and_dates(tmp_path: Path, mailb
     everyone = people(path, "--all")
     assert everyone["Erin Apple"]["stats"]["next_birthday_days"] == 3
     assert everyone["Erin Apple"]["stats"]["birthday_age"] is None  # Apple: no year
+    wide = CliRunner(env={"COLUMNS": "160"})
+    table = wide.invoke(
+        main, ["--config", str(path), "people", "--as-of", AS_OF.isoformat()]
+    ).output
+    assert "occasion" in table.splitlines()[0] and "2026-11-24" in table  # Bob's birthday
 
 
 def test_birthdays_and_anniversaries_are_findings_with_the_age(
@@ -207,3 +212,19 @@ def test_a_broken_card_is_one_warning_naming_the_file_and_the_rest_counts() -> N
     assert parsed.warnings == ["erin.vcf: 1 card(s) without END:VCARD skipped"]
     utf16 = (DATA / "bob.vcf").read_text().encode("utf-16")  # Outlook's and Google's exports
     assert [c.name for c in parse(utf16, "bob16.vcf").cards] == ["Bob Meyer"]
+
+
+def test_group_cards_become_their_members_tags() -> None:
+    from connectors.contacts.vcard import parse, with_groups
+
+    text = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:AAA-1\r\nFN:Bob\r\nEMAIL:bob@example.com\r\nEND:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:grp-1\r\nFN:Climbing\r\n"
+        b"X-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:aaa-1\r\n"
+        b"END:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:grp-2\r\nFN:Family\r\nKIND:group\r\n"
+        b"MEMBER:urn:uuid:AAA-1\r\nEND:VCARD\r\n"
+    )
+    parsed = parse(text, "groups.vcf")
+    [bob] = with_groups(parsed.cards, parsed.groups)
+    assert bob.categories == ("climbing", "family") and parsed.warnings == []

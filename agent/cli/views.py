@@ -32,6 +32,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("gap_p90_days", N_("gap90")),
     ("started_by_me_share", N_("you start")),
     ("reply_owed_days", N_("owed")),
+    ("next_occasion", N_("occasion")),  # the next birthday or anniversary (address books)
 )
 # `agent people --sort`: key, and whether the largest comes first.
 SORTS: dict[str, tuple[str, bool]] = {
@@ -83,6 +84,8 @@ def people_table(
     rows = [[translate(h) for _, h in COLUMNS]] + [_row(r) for r in rows_in]
     widths = [min(max(width(row[i]) for row in rows), MAX_CELL) for i in range(len(COLUMNS))]
     keep = _fitting(widths, columns or terminal_columns())
+    if not any(_occasion(r) for r in rows_in):  # no address book dates: no column for them
+        keep[-1] = False
     rows = [[cell for cell, kept in zip(row, keep, strict=True) if kept] for row in rows]
     widths = [w for w, kept in zip(widths, keep, strict=True) if kept]
     lines = [
@@ -92,7 +95,8 @@ def people_table(
 
 
 # Columns left out, in this order, when narrowing names and addresses is not enough.
-OPTIONAL = ("gap_p90_days", "meetings", "started_by_me_share", "emails_received")
+OPTIONAL = ("gap_p90_days", "meetings", "started_by_me_share", "next_occasion",
+            "emails_received")  # fmt: skip
 
 
 def _fitting(widths: list[int], columns: int) -> list[bool]:
@@ -116,11 +120,18 @@ def _fitting(widths: list[int], columns: int) -> list[bool]:
     return keep
 
 
+def _occasion(report: PersonReport) -> str | None:
+    dates = [d for d in (report.stats.get("next_birthday"), report.stats.get("next_anniversary"))
+             if d]  # fmt: skip
+    return min(dates) if dates else None
+
+
 def _row(report: PersonReport) -> list[str]:
     values = {
         "id": report.person.id,
         "name": report.person.name,
         "email": report.person.emails[0] if report.person.emails else "",
+        "next_occasion": _occasion(report),
     }
     cells = []
     for key, _ in COLUMNS:

@@ -118,6 +118,7 @@ class CarddavConnector:
         )
         root = self._request(book, "REPORT", body, depth="1")
         cards: list[Card] = []
+        groups: dict[str, list[str]] = {}
         for response in root.findall("d:response", _NS):
             data = response.findtext("d:propstat/d:prop/c:address-data", "", _NS)
             href = response.findtext("d:href", "", _NS)
@@ -125,7 +126,9 @@ class CarddavConnector:
             for warning in parsed.warnings:
                 log.warning("%s", warning)
             cards.extend(parsed.cards)
-        return cards
+            for name, members in parsed.groups.items():
+                groups.setdefault(name, []).extend(members)
+        return vcard.with_groups(cards, groups)
 
     # -- HTTP --------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ warning naming it, and the rest of the file still counts.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import quopri
@@ -34,6 +35,9 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 class Parsed:
     cards: list[Card] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Group cards (vCard 4 KIND:group, Apple's X-ADDRESSBOOKSERVER-KIND:group): name -> the
+    # UIDs of their members. with_groups() turns them into the members' tags.
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
 
 def decode(raw: bytes) -> str:
@@ -56,7 +60,10 @@ def parse(raw: bytes, where: str) -> Parsed:
             break
         chunk = _mend(match.group(0))
         try:
-            card = _card(vobject.readOne(chunk, ignoreUnreadable=True), chunk)
+            component = vobject.readOne(chunk, ignoreUnreadable=True)
+            if _group(component, out.groups):
+                continue
+            card = _card(component, chunk)
         except Exception as exc:  # noqa: BLE001  vobject raises anything on a broken card
             out.warnings.append(
                 f"{where}: card {number} skipped ({type(exc).__name__}: {exc})"[:300]
@@ -65,9 +72,43 @@ def parse(raw: bytes, where: str) -> Parsed:
         if card is not None:
             out.cards.append(card)
     begun = len(re.findall(r"^BEGIN:VCARD\s*$", text, re.IGNORECASE | re.MULTILINE))
-    if begun > len(out.cards) + len(out.warnings):
-        out.warnings.append(f"{where}: {begun - len(out.cards)} card(s) without END:VCARD skipped")
+    read = sum(1 for _ in _CARD.finditer(text))
+    if begun > read:
+        out.warnings.append(f"{where}: {begun - read} card(s) without END:VCARD skipped")
     return out
+
+
+def with_groups(cards: list[Card], groups: dict[str, list[str]]) -> list[Card]:
+    """Cards with the names of the groups they belong to among their tags."""
+    if not groups:
+        return cards
+    member_of: dict[str, list[str]] = {}
+    for name, members in groups.items():
+        for uid in members:
+            member_of.setdefault(_bare(uid), []).append(name)
+    return [
+        dataclasses.replace(c, categories=tuple(dict.fromkeys((*c.categories,
+                                                                *member_of[_bare(c.uid)]))))
+        if _bare(c.uid) in member_of else c
+        for c in cards
+    ]  # fmt: skip
+
+
+def _group(component: object, groups: dict[str, list[str]]) -> bool:
+    contents: dict[str, list[object]] = getattr(component, "contents", {})
+    kinds = {v.lower() for v in (*_values(contents, "kind"),
+                                 *_values(contents, "x-addressbookserver-kind"))}  # fmt: skip
+    if "group" not in kinds:
+        return False
+    name = next((v.strip() for v in _values(contents, "fn") if v.strip()), "")
+    members = [*_values(contents, "member"), *_values(contents, "x-addressbookserver-member")]
+    if name:
+        groups.setdefault(name.lower(), []).extend(members)
+    return True
+
+
+def _bare(uid: str) -> str:
+    return uid.strip().lower().removeprefix("urn:uuid:")
 
 
 def _mend(chunk: str) -> str:

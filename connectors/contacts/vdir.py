@@ -60,7 +60,8 @@ class VcardConnector:
         return [p for p in found if p.is_file()]
 
     def _read(self, files: list[Path]) -> list[Card]:
-        cards = []
+        cards: list[Card] = []
+        groups: dict[str, list[str]] = {}
         for path in files:
             try:
                 with path.open("rb") as fh:
@@ -72,7 +73,9 @@ class VcardConnector:
             for warning in parsed.warnings:
                 log.warning("%s", warning)
             cards.extend(parsed.cards)
-        return cards
+            for name, members in parsed.groups.items():
+                groups.setdefault(name, []).extend(members)
+        return vcard.with_groups(cards, groups)
 
 
 def _stamp(path: Path) -> list[Any]:
