@@ -18,7 +18,7 @@ import click
 from agent import __version__
 from agent.cli import colour
 from agent.cli.app import App
-from agent.cli.commands import check, digest, init, people, rules, run, status, sync
+from agent.cli.commands import check, decide, digest, init, people, rules, run, status, sync
 from agent.errors import AgentError
 
 log = logging.getLogger("agent")
@@ -171,6 +171,6 @@ def _setup_logging(verbose: bool, debug: bool) -> None:
         logging.getLogger("imapclient").setLevel(logging.WARNING)
 
 
-for module in (init, check, sync, people, digest, rules, run, status):
+for module in (init, check, sync, people, digest, decide, rules, run, status):
     for command in module.COMMANDS:
         main.add_command(command)

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from agent.config.settings import Config, PersonConfig
 from agent.core.aliases import Alias
-from agent.core.model import Card, PartialDate
+from agent.core.model import Card, Effects, PartialDate
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Identity:
         lists: Iterable[str] = (),
         aliases: Iterable[Alias] = (),
         cards: Iterable[Card] = (),
+        decided: Effects | None = None,
     ) -> None:
         self.me = frozenset(e.lower() for e in config.me.emails)
         # A list's own address receives my posts but never answers as itself: not a person.
@@ -57,6 +58,15 @@ class Identity:
             self._profiles[canonical] = person
             for email in person.emails:
                 self._canonical.setdefault(email, canonical)
+        # The user's decisions, after [[people]] and before the address book.
+        self._decided = decided or Effects()
+        self._redirect: dict[str, str] = {}
+        for into, other in self._decided.merges:
+            target = self._redirect.get(into, self._canonical.get(into, into))
+            if other != target:
+                self._redirect[other] = target
+                self._canonical.setdefault(other, target)
+        self._forgotten = frozenset(self._decided.forgotten)
         # Address book cards, after [[people]] (which wins) and before names from mail.
         self._cards: dict[str, list[Card]] = {}
         for card in cards:
@@ -117,6 +127,12 @@ class Identity:
         email = email.lower()
         if email in self.me:
             return "it is one of your addresses ([me] emails)"
+        person = self._redirect.get(self._canonical.get(email, email), email)
+        forgot = self._decided.forgotten.get(person) or self._decided.forgotten.get(email)
+        if forgot is not None:
+            when = f" on {forgot.made_at:%Y-%m-%d}" if forgot.made_at else ""
+            why = f": {forgot.note}" if forgot.note else ""
+            return f"you said it is not a relationship (agent forget{when}){why}"
         if email in self._canonical:
             return None
         if email in self._lists:
@@ -142,6 +158,10 @@ class Identity:
         found = (
             None if email in self.me or self.ignored(email) else self._canonical.get(email, email)
         )
+        if found is not None:
+            found = self._redirect.get(found, found)
+            if found in self._forgotten or email in self._forgotten:
+                found = None
         self._memo[email] = found
         return found
 
@@ -150,22 +170,29 @@ class Identity:
         tags and dates to a configured person, never another name)."""
         person = self._profiles.get(canonical)
         cards = self._cards.get(canonical, [])
-        if person is None and not cards:
+        d = self._decided
+        decided = any(canonical in m for m in (d.tags, d.untags, d.cadence, d.names))
+        if person is None and not cards and not decided:
             return None
-        emails = tuple(
-            e for card in cards for e in card.emails if self._canonical.get(e) == canonical
+        emails = (
+            *(e for card in cards for e in card.emails if self._canonical.get(e) == canonical),
+            *(other for other, into in self._redirect.items() if into == canonical),
         )
-        tags = tuple(dict.fromkeys((*(person.tags if person else ()),
-                                    *(t for card in cards for t in card.categories))))  # fmt: skip
+        removed = d.untags.get(canonical, set())
+        tags = tuple(t for t in dict.fromkeys((*(person.tags if person else ()),
+                                               *d.tags.get(canonical, ()),
+                                               *(t for card in cards for t in card.categories)))
+                     if t not in removed)  # fmt: skip
+        own = person.cadence if person and person.cadence else d.cadence.get(canonical)
         return Profile(
             canonical=canonical,
-            name=person.name if person else cards[0].name or canonical,
-            emails=tuple(dict.fromkeys((*(person.emails if person else ()), *emails))),
+            name=person.name if person else cards[0].name if cards else d.names.get(canonical, ""),
+            emails=tuple(dict.fromkeys((*(person.emails if person else ()), canonical, *emails))),
             tags=tags,
-            cadence=self._cadence(person.cadence if person else None, tags),
+            cadence=self._cadence(own, tags),
             birthday=next((c.birthday for c in cards if c.birthday), None),
             anniversary=next((c.anniversary for c in cards if c.anniversary), None),
-            source="config" if person else "address book",
+            source="config" if person else "address book" if cards else "decisions",
         )
 
     def cadence_for(self, person: PersonConfig) -> timedelta | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 # The one reason a list server adds in transit: another copy of the same message (my Sent
@@ -127,3 +127,33 @@ class Card:
     categories: tuple[str, ...] = ()
     birthday: PartialDate | None = None
     anniversary: PartialDate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Something the user decided about a person (agent/core/decisions.py says what each
+    action does). ``person`` is the person's first address: ids are per database, addresses
+    survive a rebuilt one."""
+
+    action: str  # snooze | dismiss | log | forget | merge | tag | untag | cadence
+    person: str
+    rule: str | None = None
+    until: date | None = None
+    value: str | None = None
+    note: str | None = None
+    day: date | None = None
+    made_at: datetime | None = None
+    origin: str = "cli"
+    id: int | None = None
+
+
+@dataclass
+class Effects:
+    """What decisions change in who is who (agent/core/identity.py reads this)."""
+
+    forgotten: dict[str, Decision] = field(default_factory=dict)  # address -> decision
+    merges: list[tuple[str, str]] = field(default_factory=list)  # (into, other)
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    untags: dict[str, set[str]] = field(default_factory=dict)
+    cadence: dict[str, timedelta] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # a merged person keeps their name

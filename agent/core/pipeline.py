@@ -6,14 +6,17 @@ stats); commands, the digest and the daemon all start here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.config.settings import Config
 from agent.core.aliases import find_aliases
+from agent.core.decisions import effects, logged_meetings
 from agent.core.identity import Identity
 from agent.core.interactions import Derived, MeetingRecord, MessageRecord, derive
+from agent.core.model import Decision
 from agent.core.occasions import occasion_stats
 from agent.core.person import Person, PersonReport
 from agent.core.stats import compute_stats
@@ -37,22 +40,30 @@ def load_reports(config: Config, store: Store, as_of: datetime) -> list[PersonRe
 
 
 def load_network(config: Config, store: Store, as_of: datetime) -> Network:
-    identity = make_identity(config, store)
-    derived = derive(load_messages(store, as_of), load_meetings(store, as_of), identity)
+    decided = store.decisions()
+    identity = make_identity(config, store, decided)
+    me = config.me.emails[0] if config.me.emails else ""
+    logged = logged_meetings(decided, me, config.me.tz, as_of.astimezone(UTC))
+    meetings = [*load_meetings(store, as_of), *logged]
+    derived = derive(load_messages(store, as_of), meetings, identity)
     reports, canonical = build_reports(config, identity, derived, store, as_of)
     return Network(reports, derived, canonical, identity)
 
 
-def make_identity(config: Config, store: Store) -> Identity:
-    """Identity from config, the lists the store has seen, and addresses merged by name."""
+def make_identity(
+    config: Config, store: Store, decided: Sequence[Decision] | None = None
+) -> Identity:
+    """Identity from config, decisions, address books, the lists the store has seen, and
+    addresses merged by name."""
     # A list's own address never writes personal mail itself: an address that did is a
     # person, whatever List-Post header an outsider put into a message naming it.
     lists = store.list_addresses() - store.personal_senders()
     cards = store.cards()
-    plain = Identity(config, lists=lists, cards=cards)
+    chosen = effects(store.decisions() if decided is None else decided)
+    plain = Identity(config, lists=lists, cards=cards, decided=chosen)
     me = frozenset(plain.me)
     aliases = find_aliases(store.named_addresses(), me, plain.configured())
-    return Identity(config, lists=lists, aliases=aliases.values(), cards=cards)
+    return Identity(config, lists=lists, aliases=aliases.values(), cards=cards, decided=chosen)
 
 
 def build_reports(
@@ -95,8 +106,8 @@ def _person(pid: int, canonical: str, identity: Identity, derived: Derived) -> P
         extra = identity.merged(canonical)
         return Person(
             id=pid,
-            name=profile.name,
-            emails=(*profile.emails, *(a.email for a in extra)),
+            name=profile.name or derived.names.get(canonical) or canonical,
+            emails=(*profile.emails, *(a.email for a in extra)) or (canonical,),
             tags=profile.tags,
             merged=tuple((a.email, a.reason) for a in extra),
         )

@@ -7,7 +7,7 @@ sending in agent/digest/mailer.py and agent/digest/delivery.py.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -92,6 +92,7 @@ class Summary:
     reciprocal_share: float | None  # share of two-way ties among people I exchange mail with
     by_rule: dict[str, int]
     archive: Archive | None = None
+    hidden: dict[str, int] = field(default_factory=dict)  # findings your decisions hide
 
     def to_json(self) -> dict[str, Any]:
         archive = {"archive": self.archive.to_json()} if self.archive else {}
@@ -103,6 +104,7 @@ class Summary:
             "attention": self.attention,
             "reciprocal_share": self.reciprocal_share,
             "by_rule": dict(self.by_rule),
+            "hidden": dict(self.hidden),
         }
 
 
@@ -130,6 +132,7 @@ def build_digest(
     findings: Iterable[Finding],
     as_of: date,
     coverage: Coverage | None = None,
+    hidden: dict[str, int] | None = None,
 ) -> Digest:
     """Group ``findings`` by rule, most important group and finding first.
 
@@ -144,7 +147,7 @@ def build_digest(
     checked = [_checked(f) for f in findings]
     ordered = [f for _, f in sorted(enumerate(checked), key=lambda p: (-p[1].rank, p[0]))]
     groups = tuple(_groups(ordered))
-    summary = _summary(reports, groups, archive_summary(coverage))
+    summary = _summary(reports, groups, archive_summary(coverage), hidden or {})
     return Digest(as_of, groups, summary, _by_importance(ordered))
 
 
@@ -182,10 +185,18 @@ def _groups(findings: Iterable[Finding]) -> list[Group]:
 
 
 def _summary(
-    reports: Sequence[PersonReport], groups: Sequence[Group], archive: Archive | None
+    reports: Sequence[PersonReport],
+    groups: Sequence[Group],
+    archive: Archive | None,
+    hidden: dict[str, int],
 ) -> Summary:
+    # Address book contacts never mailed or met are there for their occasions only.
+    reports = [
+        r for r in reports if r.stats.get("interactions") != 0 or r.stats.get("group_emails")
+    ]
     return Summary(
         archive=archive,
+        hidden=hidden,
         people=len(reports),
         active_90d=sum(1 for r in reports if _number(r, "interactions_90d") > 0),
         new_90d=sum(1 for r in reports if 0 <= _number(r, "days_since_first_contact", -1) <= 90),

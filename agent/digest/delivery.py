@@ -33,6 +33,7 @@ class Analysis(NamedTuple):
     reports: Sequence[PersonReport]
     findings: Sequence[Finding]
     coverage: Coverage | None = None
+    hidden: dict[str, int] | None = None  # findings decisions hide, by kind (snoozed, ...)
 
 
 Analyse = Callable[[Config, Store, datetime], Analysis]
@@ -54,6 +55,7 @@ class DeliveryResult:
 def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     """Person reports and rule findings as of ``as_of``, messages in [me] language."""
     # Imported on use: both import much of the agent, and the daemon imports this module.
+    from agent.core.decisions import apply
     from agent.core.pipeline import load_network
     from rules.engine import evaluate
     from rules.loader import load_rules
@@ -62,7 +64,8 @@ def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     network = load_network(config, store, as_of)
     reports = network.reports
     findings = evaluate(ruleset, reports, translate=translator(config.me.language))
-    return Analysis(reports, findings, network.derived.coverage)
+    shown, hidden = apply(findings, reports, store.decisions(), as_of.date())
+    return Analysis(reports, shown, network.derived.coverage, hidden)
 
 
 def prepare_digest(
@@ -70,7 +73,9 @@ def prepare_digest(
 ) -> Digest:
     """The digest as of ``as_of`` (a zone-aware datetime, usually App.as_of(...))."""
     result = analyse(config, store, as_of)
-    return build_digest(result.reports, result.findings, as_of.date(), result.coverage)
+    return build_digest(
+        result.reports, result.findings, as_of.date(), result.coverage, result.hidden
+    )
 
 
 def deliver_digest(

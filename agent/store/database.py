@@ -37,7 +37,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from agent.core.model import LIST_REASON, Address, Card, Located, MeetingMeta, MessageMeta
+from agent.core.model import (
+    LIST_REASON,
+    Address,
+    Card,
+    Decision,
+    Located,
+    MeetingMeta,
+    MessageMeta,
+)
 from agent.errors import OperationError, UserError
 from agent.store import schema as s
 from agent.store.reads import Reads
@@ -351,6 +359,29 @@ class Store(Reads):
             if cursor is not None:
                 self._set_cursor(conn, source, "", cursor)
         return len({uid for uid, _ in cards} - before)
+
+    # -- decisions ----------------------------------------------------------------------
+
+    def add_decision(self, decision: Decision) -> int:
+        row = {
+            "action": decision.action, "person": decision.person.lower(), "rule": decision.rule,
+            "until": decision.until, "value": (decision.value or None) and decision.value[:512],
+            "note": (decision.note or None) and decision.note[:2000], "day": decision.day,
+            "made_at": decision.made_at or _now(), "origin": decision.origin, "undone": False,
+        }  # fmt: skip
+        with self.engine.begin() as conn:
+            result = conn.execute(s.decisions.insert().values(**row))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def undo_decision(self, decision_id: int) -> bool:
+        """Take a decision back; False when there is no such (active) decision."""
+        d = s.decisions.c
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(s.decisions).where(d.id == decision_id, d.undone.is_(False))
+                .values(undone=True)
+            )  # fmt: skip
+        return bool(result.rowcount)
 
     # -- people ids ---------------------------------------------------------------------
 

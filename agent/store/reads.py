@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, Engine, Select, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from agent.core.model import Card, PartialDate
+from agent.core.model import Card, Decision, PartialDate
 from agent.store import schema as s
 
 BATCH = 5000  # rows per fetch: memory stays flat, round trips stay few
@@ -168,6 +168,19 @@ class Reads:
             )
             for r in rows
         ]  # fmt: skip
+
+    def decisions(self) -> list[Decision]:
+        """Every decision still in force (not undone), oldest first."""
+        d = s.decisions.c
+        query = select(s.decisions).where(d.undone.is_(False)).order_by(d.id)
+        with self.engine.connect() as conn:
+            return [
+                Decision(
+                    action=r.action, person=r.person, rule=r.rule, until=r.until, value=r.value,
+                    note=r.note, day=r.day, made_at=r.made_at, origin=r.origin, id=r.id,
+                )
+                for r in conn.execute(query)
+            ]  # fmt: skip
 
     def iter_meetings(self, until: datetime | None = None) -> Iterator[MeetingRow]:
         """One row per attendee of every meeting starting at or before ``until``."""

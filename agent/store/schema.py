@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     DateTime,
     Dialect,
     Index,
@@ -210,6 +211,23 @@ card_emails = Table(
     Index("ix_card_emails_email", "email"),
 )
 
+# The user's decisions about people (schema 4): they survive re-syncs and can be exported.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action", String(16), nullable=False),  # snooze dismiss log forget merge tag ...
+    Column("person", String(320), nullable=False),  # the person's first address
+    Column("rule", String(64)),
+    Column("until", Date),  # snooze: hidden through this day
+    Column("value", String(512)),  # tag, cadence, merged address, log kind, dismissed episode
+    Column("note", String(2000)),  # the user's own words (log, forget): local, never sent
+    Column("day", Date),  # log: the day of the contact
+    Column("made_at", UTCDateTime(), nullable=False),
+    Column("origin", String(8), nullable=False),  # cli | mail | import
+    Column("undone", Boolean, nullable=False, default=False),
+)
+
 
 def _v1_messages() -> Table:
     """The messages table as version 1 created it; later steps add the rest."""
@@ -230,7 +248,7 @@ def _v1_messages() -> Table:
 
 def _v1(conn: Connection) -> None:
     _v1_messages().create(conn)
-    skip = (schema_version, store_keys, messages, cards, card_emails)  # later steps add these
+    skip = (schema_version, store_keys, messages, cards, card_emails, decisions)  # added later
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in skip])
 
 
@@ -259,8 +277,13 @@ def _v3(conn: Connection) -> None:
     card_emails.create(conn)
 
 
+def _v4(conn: Connection) -> None:
+    """The user's decisions (snooze, dismiss, log, forget, merge, tag, cadence)."""
+    decisions.create(conn)
+
+
 # Append new steps; never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

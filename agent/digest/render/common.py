@@ -158,6 +158,11 @@ def summary_rows(summary: Summary, _: Translate) -> list[tuple[str, str]]:
         percent = round(summary.reciprocal_share * 100)
         rows.append((_("Two-way ties"), _("{percent}%").format(percent=percent)))
     rows.append((_("Need your attention"), str(summary.attention)))
+    if summary.hidden:
+        parts = {"snoozed": _("{n} snoozed"), "dismissed": _("{n} dismissed")}
+        shown = ", ".join(parts[k].format(n=n) for k, n in sorted(summary.hidden.items())
+                          if k in parts)  # fmt: skip
+        rows.append((_("Hidden by your decisions"), shown))
     archive = summary.archive
     if archive is not None:
         rows.append(
