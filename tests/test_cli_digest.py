@@ -50,7 +50,8 @@ def test_json_follows_the_contract(sample: Path) -> None:
     rules = [f["rule"] for f in data["findings"]]
     assert {"fading", "one-sided", "reply-owed"} <= set(rules)
     carla = next(f for f in data["findings"] if f["person"]["name"] == "Carla Diaz")
-    assert set(carla) == {"rule", "severity", "person", "message", "suggestion", "evidence"}
+    assert set(carla) == {"number", "rule", "severity", "person", "message", "suggestion",
+                          "evidence"}  # fmt: skip
 
 
 def test_text_is_the_default_and_is_reproducible(sample: Path) -> None:

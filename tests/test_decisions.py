@@ -141,3 +141,30 @@ def test_export_and_import_carry_decisions_to_a_rebuilt_database(
     rows = json.loads(ok(sample, "decisions", "--format", "json"))
     assert [r["action"] for r in rows] == ["snooze", "forget"]
     assert all(r["origin"] == "import" for r in rows)
+
+
+def test_person_shows_the_decisions_and_a_timeline(sample: Path) -> None:
+    ok(sample, "log", "carla", "--kind", "call", "--date", "2026-11-10", "--note", "her move")
+    ok(sample, "tag", "carla", "family")
+    text = ok(sample, "person", "carla", "--as-of", DAY)
+    assert "Your decisions:" in text and "log call on 2026-11-10 — her move" in text
+    assert "  2026-11  " in text and "met 1" in text
+    assert max(len(line) for line in text.splitlines()[-30:]) <= 100
+    data = json.loads(ok(sample, "person", "carla", "--as-of", DAY, "--format", "json"))
+    november = data["timeline"][-1]
+    assert november == {"month": "2026-11", "out": 0, "in": 0, "met": 0, "logged": 1}
+    assert len(data["timeline"]) == 12 and len(data["decisions"]) == 2
+
+
+def test_a_snooze_that_ended_is_mentioned_in_the_next_digest(sample: Path, tmp_path: Path) -> None:
+    # Ended three days before the digest (a TOML file, as a person would write one).
+    decided = tmp_path / "mine.toml"
+    decided.write_text(
+        '[[decisions]]\naction = "snooze"\nperson = "eve@agency.example"\nuntil = "2026-11-17"\n'
+    )
+    ok(sample, "decisions", "--import", str(decided))
+    back = summary(sample)
+    assert back["back_from_snooze"] == ["Eve Laurent"] and back["hidden"] == {}
+    assert "Back from snooze" in ok(sample, "digest", "--as-of", DAY)
+    later = json.loads(ok(sample, "digest", "--as-of", "2026-12-01", "--format", "json"))
+    assert later["summary"]["back_from_snooze"] == []  # mentioned once: a week later it is not

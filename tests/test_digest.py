@@ -104,7 +104,8 @@ def test_json_matches_the_design_contract() -> None:
     data = json.loads(json.dumps(digest.to_json()))
     assert set(data) == {"as_of", "findings", "summary"}
     assert data["as_of"] == "2026-11-20"
-    assert data["findings"][0] == findings()[1].to_json()
+    assert data["findings"][0] == {"number": 1, **findings()[1].to_json()}
+    assert [f["number"] for f in data["findings"]] == [1, 2, 3, 4]
     assert [f["rule"] for f in data["findings"]] == [
         "reply-owed", "fading", "follow-up", "one-sided",
     ]  # fmt: skip

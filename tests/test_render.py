@@ -86,7 +86,7 @@ def test_text_fits_the_terminal_width(digest: Digest) -> None:
 
 def test_text_item_layout(digest: Digest) -> None:
     out = render(digest, "text", "en")
-    assert "  !  Carla Diaz <carla@example.com>\n" in out
+    assert "  !  [2] Carla Diaz <carla@example.com>\n" in out  # [N]: what a reply names it by
     # The name prefix of the message is not repeated under the name.
     assert "     Fading for 199 days.\n" in out
     assert "     → Send Carla something useful.\n" in out

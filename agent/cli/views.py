@@ -10,8 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.cli.textwidth import pad, terminal_columns, width, wrap
+from agent.core.decisions import LOG_KEY
 from agent.core.interactions import Interaction
 from agent.core.metrics import METRICS
+from agent.core.model import Decision
 from agent.core.person import PersonReport
 from agent.errors import UserError
 from agent.i18n import N_
@@ -197,12 +199,17 @@ def person_view(
     tz: ZoneInfo,
     fmt: str,
     as_of: datetime,
+    decisions: Sequence[Decision] = (),
 ) -> str:
     if fmt == "json":
         data = report.to_json()
         data["merged"] = [{"email": e, "reason": r} for e, r in report.person.merged]
         data["history"] = [_history_json(i, tz) for i in history if i.when <= as_of]
         data["rules"] = [_outcome_json(o) for o in outcomes]
+        data["decisions"] = [_decision_text(d) for d in decisions]
+        data["timeline"] = [
+            {"month": m, **counts} for m, counts in _months(history, tz, as_of).items()
+        ]
         return json.dumps(data, indent=2, ensure_ascii=False, default=str)
     p = report.person
     lines = [f"{p.name} (id {p.id})", "  " + ", ".join(p.emails)]
@@ -216,10 +223,72 @@ def person_view(
     lines += ["", "Rules:"]
     for o in outcomes:
         lines += wrap(_outcome_text(o), columns, indent="  ", hanging="      ")
+    if decisions:
+        lines += ["", "Your decisions:"] + [f"  {_decision_text(d)}" for d in decisions]
+    lines += ["", "The last 12 months (out: your mail, in: theirs, met: meetings and logged):"]
+    lines += _timeline(history, tz, as_of)
     past = [i for i in history if i.when <= as_of]
     lines += ["", f"Latest interactions ({min(len(past), HISTORY_LINES)} of {len(past)}):"]
     lines += [f"  {_history_text(i, tz)}" for i in reversed(past[-HISTORY_LINES:])]
     return "\n".join(lines)
+
+
+TIMELINE_MONTHS = 12
+BAR = "█"
+BAR_MAX = 12  # characters for the busiest month: the chart fits 80 columns
+
+
+def _months(
+    history: Sequence[Interaction], tz: ZoneInfo, as_of: datetime
+) -> dict[str, dict[str, int]]:
+    """Per month of the last TIMELINE_MONTHS: mail out, mail in, meetings, logged contacts."""
+    end = as_of.astimezone(tz)
+    keys = []
+    year, month = end.year, end.month
+    for _ in range(TIMELINE_MONTHS):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    months = {k: {"out": 0, "in": 0, "met": 0, "logged": 0} for k in reversed(keys)}
+    for i in history:
+        if i.when > as_of:
+            continue
+        key = f"{i.when.astimezone(tz):%Y-%m}"
+        if key in months:
+            kind = (
+                "logged" if i.key.startswith(LOG_KEY) else "met" if i.kind == "meeting" else i.kind
+            )
+            months[key][kind] += 1
+    return months
+
+
+def _timeline(history: Sequence[Interaction], tz: ZoneInfo, as_of: datetime) -> list[str]:
+    months = _months(history, tz, as_of)
+    top = max((c["out"] + c["in"] + c["met"] + c["logged"] for c in months.values()), default=0)
+    lines = []
+    for month, c in months.items():
+        total = c["out"] + c["in"] + c["met"] + c["logged"]
+        bar = BAR * (round(total / top * BAR_MAX) if top else 0)
+        if total and not bar:
+            bar = BAR
+        detail = f"out {c['out']}, in {c['in']}, met {c['met'] + c['logged']}" if total else ""
+        lines.append(f"  {month}  {bar:<{BAR_MAX}}  {detail}".rstrip())
+    return lines
+
+
+def _decision_text(d: Decision) -> str:
+    made = f"{d.made_at:%Y-%m-%d}" if d.made_at else ""
+    parts = [f"#{d.id}", made, d.action]
+    if d.rule:
+        parts.append(f"({d.rule})")
+    if d.action == "snooze" and d.until:
+        parts.append(f"through {d.until.isoformat()}")
+    elif d.action == "log" and d.day:
+        parts.append(f"{d.value or ''} on {d.day.isoformat()}")
+    elif d.value and d.action != "dismiss":
+        parts.append(d.value)
+    if d.note:
+        parts.append(f"— {d.note}")
+    return " ".join(p for p in parts if p)
 
 
 def _occasions(stats: dict[str, Any]) -> list[str]:

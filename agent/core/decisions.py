@@ -15,7 +15,7 @@ Precedence: [[people]] in the config, then decisions, then the address book, the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from agent.config.durations import parse_duration
@@ -97,6 +97,26 @@ def apply(
         else:
             counts[why] = counts.get(why, 0) + 1
     return kept, counts
+
+
+BACK_DAYS = 7  # a weekly digest mentions an ended snooze once
+
+
+def back_from_snooze(
+    reports: Sequence[PersonReport], decisions: Sequence[Decision], today: date
+) -> list[str]:
+    """Names of people whose snooze ended in the last BACK_DAYS and that no other snooze still
+    hides: the digest says they are back, once."""
+    ended = {d.person for d in decisions if d.action == "snooze" and d.until is not None
+             and today - timedelta(days=BACK_DAYS) <= d.until < today}  # fmt: skip
+    still = {d.person for d in decisions
+             if d.action == "snooze" and d.until is not None and d.until >= today}  # fmt: skip
+    names = []
+    for report in reports:
+        emails = set(report.person.emails)
+        if emails & ended and not emails & still:
+            names.append(report.person.name)
+    return sorted(names)
 
 
 def logged_meetings(

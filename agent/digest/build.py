@@ -6,6 +6,7 @@ sending in agent/digest/mailer.py and agent/digest/delivery.py.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -93,6 +94,7 @@ class Summary:
     by_rule: dict[str, int]
     archive: Archive | None = None
     hidden: dict[str, int] = field(default_factory=dict)  # findings your decisions hide
+    back: tuple[str, ...] = ()  # names whose snooze just ended
 
     def to_json(self) -> dict[str, Any]:
         archive = {"archive": self.archive.to_json()} if self.archive else {}
@@ -105,6 +107,7 @@ class Summary:
             "reciprocal_share": self.reciprocal_share,
             "by_rule": dict(self.by_rule),
             "hidden": dict(self.hidden),
+            "back_from_snooze": list(self.back),
         }
 
 
@@ -118,11 +121,17 @@ class Digest:
     summary: Summary
     findings: tuple[Finding, ...] = ()
 
+    def number(self, finding: Finding) -> int:
+        """The finding's ``[N]`` in this digest: its place in ``findings``, from 1; what a
+        reply to the digest names it by."""
+        key = (finding.rule, finding.person.id)
+        return next((n for n, f in enumerate(self.findings, 1) if (f.rule, f.person.id) == key), 0)
+
     def to_json(self) -> dict[str, Any]:
         """The `agent digest --format json` document (DESIGN.md)."""
         return {
             "as_of": self.as_of.isoformat(),
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [{"number": n, **f.to_json()} for n, f in enumerate(self.findings, 1)],
             "summary": self.summary.to_json(),
         }
 
@@ -133,6 +142,7 @@ def build_digest(
     as_of: date,
     coverage: Coverage | None = None,
     hidden: dict[str, int] | None = None,
+    back: Sequence[str] = (),
 ) -> Digest:
     """Group ``findings`` by rule, most important group and finding first.
 
@@ -148,6 +158,7 @@ def build_digest(
     ordered = [f for _, f in sorted(enumerate(checked), key=lambda p: (-p[1].rank, p[0]))]
     groups = tuple(_groups(ordered))
     summary = _summary(reports, groups, archive_summary(coverage), hidden or {})
+    summary = dataclasses.replace(summary, back=tuple(back))
     return Digest(as_of, groups, summary, _by_importance(ordered))
 
 

@@ -34,6 +34,7 @@ class Analysis(NamedTuple):
     findings: Sequence[Finding]
     coverage: Coverage | None = None
     hidden: dict[str, int] | None = None  # findings decisions hide, by kind (snoozed, ...)
+    back: Sequence[str] = ()  # names whose snooze just ended
 
 
 Analyse = Callable[[Config, Store, datetime], Analysis]
@@ -55,7 +56,7 @@ class DeliveryResult:
 def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     """Person reports and rule findings as of ``as_of``, messages in [me] language."""
     # Imported on use: both import much of the agent, and the daemon imports this module.
-    from agent.core.decisions import apply
+    from agent.core.decisions import apply, back_from_snooze
     from agent.core.pipeline import load_network
     from rules.engine import evaluate
     from rules.loader import load_rules
@@ -64,8 +65,10 @@ def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     network = load_network(config, store, as_of)
     reports = network.reports
     findings = evaluate(ruleset, reports, translate=translator(config.me.language))
-    shown, hidden = apply(findings, reports, store.decisions(), as_of.date())
-    return Analysis(reports, shown, network.derived.coverage, hidden)
+    decided = store.decisions()
+    shown, hidden = apply(findings, reports, decided, as_of.date())
+    back = back_from_snooze(reports, decided, as_of.date())
+    return Analysis(reports, shown, network.derived.coverage, hidden, back)
 
 
 def prepare_digest(
@@ -74,7 +77,12 @@ def prepare_digest(
     """The digest as of ``as_of`` (a zone-aware datetime, usually App.as_of(...))."""
     result = analyse(config, store, as_of)
     return build_digest(
-        result.reports, result.findings, as_of.date(), result.coverage, result.hidden
+        result.reports,
+        result.findings,
+        as_of.date(),
+        result.coverage,
+        result.hidden,
+        result.back,
     )
 
 

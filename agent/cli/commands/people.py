@@ -74,7 +74,9 @@ def person(app: App, query: str, as_of: date | None, fmt: str) -> None:
         raise UserError(_not_a_person(app, network, query) or str(exc)) from None
     history = network.derived.by_person.get(network.canonical[report.person.id], [])
     outcomes = _explain(app, report)
-    shown = person_view(report, history, outcomes, app.config.me.tz, fmt, moment)
+    emails = set(report.person.emails)
+    decided = [d for d in app.store(write=False).decisions() if d.person in emails]
+    shown = person_view(report, history, outcomes, app.config.me.tz, fmt, moment, decided)
     click.echo(json_for_terminal(shown) if fmt == "json" else for_terminal(shown))
 
 

@@ -6,6 +6,7 @@ Every user-visible string here is marked with N_ and translated at render time, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.digest.build import Digest, Group, Summary
@@ -81,6 +82,7 @@ class Item:
     message: str
     suggestion: str
     also: tuple[tuple[str, str], ...] = ()  # (label, message) of the person's other findings
+    number: int = 0  # the finding's [N] in this digest (Digest.number)
 
 
 def title(digest: Digest, _: Translate) -> str:
@@ -102,14 +104,23 @@ def explanation(group: Group, _: Translate) -> str:
     return _(known) if known else ""
 
 
-def shown(group: Group, _: Translate, limit: int = MAX_PER_GROUP) -> tuple[list[Item], str]:
-    """The group's first ``limit`` entries, and a line saying how many more there are ("")."""
-    items = [entry(f, also, _) for f, also in group.entries[:limit]]
+Numbering = Callable[[Finding], int]
+
+
+def shown(
+    group: Group,
+    _: Translate,
+    limit: int = MAX_PER_GROUP,
+    number: Callable[[Finding], int] = lambda f: 0,
+) -> tuple[list[Item], str]:
+    """The group's first ``limit`` entries, and a line saying how many more there are ("");
+    ``number`` gives each finding its [N] (Digest.number)."""
+    items = [entry(f, also, _, number(f)) for f, also in group.entries[:limit]]
     hidden = len(group.findings) - len(items)
     return items, _(MORE).format(count=hidden) if hidden > 0 else ""
 
 
-def entry(finding: Finding, also: tuple[Finding, ...], _: Translate) -> Item:
+def entry(finding: Finding, also: tuple[Finding, ...], _: Translate, number: int = 0) -> Item:
     """An item with the person's findings under other rules attached as (label, message)."""
     found = item(finding, _)
     name = clean(finding.person.name)
@@ -117,7 +128,9 @@ def entry(finding: Finding, also: tuple[Finding, ...], _: Translate) -> Item:
         (_(ALSO).format(rule=heading_of(f.rule, _)), _without_name(clean(f.message), name))
         for f in also
     )
-    return Item(found.severity, found.name, found.email, found.message, found.suggestion, extra)
+    return Item(
+        found.severity, found.name, found.email, found.message, found.suggestion, extra, number
+    )
 
 
 def item(finding: Finding, _: Translate) -> Item:
@@ -163,6 +176,8 @@ def summary_rows(summary: Summary, _: Translate) -> list[tuple[str, str]]:
         shown = ", ".join(parts[k].format(n=n) for k, n in sorted(summary.hidden.items())
                           if k in parts)  # fmt: skip
         rows.append((_("Hidden by your decisions"), shown))
+    if summary.back:
+        rows.append((_("Back from snooze"), ", ".join(clean(n) for n in summary.back)))
     archive = summary.archive
     if archive is not None:
         rows.append(

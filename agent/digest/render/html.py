@@ -25,7 +25,7 @@ def render_html(digest: Digest, _: Translate, language: str) -> str:
     if not digest.groups:
         body.append(_row(f'<p style="{FONT}margin:16px 0;color:{TEXT};">'
                          f"{escape(common.nothing(digest, _))}</p>"))  # fmt: skip
-    body += [_group(group, _) for group in digest.groups]
+    body += [_group(group, _, digest.number) for group in digest.groups]
     body.append(_row(f'<p style="{FONT}font-size:12px;color:{MUTED};margin:24px 0 0;">'
                      f"{escape(_(common.FOOTER))}</p>"))  # fmt: skip
     return _document(escape(language), title, "\n".join(body))
@@ -75,19 +75,25 @@ def _summary(digest: Digest, _: Translate) -> str:
     return _row(heading + table)
 
 
-def _group(group: Group, _: Translate) -> str:
+def _group(group: Group, _: Translate, number: common.Numbering) -> str:
     parts = [f'<h2 style="{FONT}font-size:18px;color:{TEXT};margin:28px 0 4px;">'
              f"{escape(common.heading(group, _))} ({len(group.findings)})</h2>"]  # fmt: skip
     explanation = common.explanation(group, _)
     if explanation:
         parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:0 0 8px;">'
                      f"{escape(explanation)}</p>")  # fmt: skip
-    items, more = common.shown(group, _)
+    items, more = common.shown(group, _, number=number)
     parts += [_item(entry, _) for entry in items]
     if more:
         parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:8px 0;">'
                      f"{escape(more)}</p>")  # fmt: skip
     return _row("".join(parts))
+
+
+def _number(item: common.Item) -> str:
+    if not item.number:
+        return ""
+    return f'<span style="font-weight:normal;color:{MUTED};">[{item.number}]</span> '
 
 
 def _item(item: common.Item, _: Translate) -> str:
@@ -101,7 +107,7 @@ def _item(item: common.Item, _: Translate) -> str:
         'style="margin:8px 0;">'
         f'<tr><td style="border-left:4px solid {color};padding:6px 0 6px 12px;{FONT}'
         f'font-size:14px;color:{TEXT};">'
-        f'<div style="font-weight:bold;">{escape(item.name)}{email}'
+        f'<div style="font-weight:bold;">{_number(item)}{escape(item.name)}{email}'
         f' <span style="font-weight:normal;font-size:12px;color:{color};">{severity}</span></div>'
         f'<div style="margin:2px 0;">{escape(item.message)}</div>'
         f'<div style="color:#1d6f42;">&rarr; {escape(item.suggestion)}</div>'

@@ -23,7 +23,7 @@ def render_markdown(digest: Digest, _: Translate) -> str:
     if not digest.groups:
         lines += ["", escape(common.nothing(digest, _))]
     for group in digest.groups:
-        lines += ["", *_group(group, _)]
+        lines += ["", *_group(group, _, digest.number)]
     return "\n".join(lines) + "\n"
 
 
@@ -31,14 +31,14 @@ def _rows(digest: Digest, _: Translate) -> list[tuple[str, str]]:
     return [(label, escape(value)) for label, value in common.summary_rows(digest.summary, _)]
 
 
-def _group(group: Group, _: Translate) -> list[str]:
+def _group(group: Group, _: Translate, number: common.Numbering) -> list[str]:
     heading = escape(common.heading(group, _))
     lines = [f"## {heading} ({len(group.findings)})"]
     explanation = common.explanation(group, _)
     if explanation:
         lines += ["", f"*{escape(explanation)}*"]
     lines.append("")
-    items, more = common.shown(group, _)
+    items, more = common.shown(group, _, number=number)
     for entry in items:
         lines += _item(entry, _)
     if more:
@@ -48,7 +48,7 @@ def _group(group: Group, _: Translate) -> list[str]:
 
 def _item(item: common.Item, _: Translate) -> list[str]:
     severity = escape(_(common.SEVERITY_LABELS[item.severity]))
-    who = f"**{escape(item.name)}**"
+    who = (f"\\[{item.number}\\] " if item.number else "") + f"**{escape(item.name)}**"
     if item.email and item.email != item.name:
         who += f" \\<{escape(item.email)}\\>"
     lines = [

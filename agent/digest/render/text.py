@@ -20,7 +20,7 @@ def render_text(digest: Digest, _: Translate, width: int = WIDTH) -> str:
     if not digest.groups:
         lines += ["", *_wrap(common.nothing(digest, _), width)]
     for group in digest.groups:
-        lines += ["", *_group(group, _, width)]
+        lines += ["", *_group(group, _, width, digest.number)]
     return "\n".join(lines) + "\n"
 
 
@@ -33,13 +33,13 @@ def _summary(digest: Digest, _: Translate, width: int) -> list[str]:
     return lines
 
 
-def _group(group: Group, _: Translate, width: int) -> list[str]:
+def _group(group: Group, _: Translate, width: int, number: common.Numbering) -> list[str]:
     heading = f"{common.heading(group, _)} ({len(group.findings)})"
     lines = [*_wrap(heading, width), "─" * min(len(heading), width)]
     explanation = common.explanation(group, _)
     if explanation:
         lines += _wrap(explanation, width)
-    items, more = common.shown(group, _)
+    items, more = common.shown(group, _, number=number)
     for entry in items:
         lines += ["", *_item(entry, width)]
     if more:
@@ -49,7 +49,8 @@ def _group(group: Group, _: Translate, width: int) -> list[str]:
 
 def _item(item: common.Item, width: int) -> list[str]:
     who = f"{item.name} <{item.email}>" if item.email and item.email != item.name else item.name
-    lines = _wrap(who, width, f"  {MARKS[item.severity]} ", INDENT)
+    tag = f"[{item.number}] " if item.number else ""
+    lines = _wrap(tag + who, width, f"  {MARKS[item.severity]} ", INDENT)
     lines += _wrap(item.message, width, INDENT, INDENT)
     lines += _wrap(f"→ {item.suggestion}", width, INDENT, INDENT + "  ")
     for label, message in item.also:
