@@ -95,6 +95,7 @@ class Summary:
     archive: Archive | None = None
     hidden: dict[str, int] = field(default_factory=dict)  # findings your decisions hide
     back: tuple[str, ...] = ()  # names whose snooze just ended
+    replies: tuple[tuple[str, str | None], ...] = ()  # (line, what was done or None)
 
     def to_json(self) -> dict[str, Any]:
         archive = {"archive": self.archive.to_json()} if self.archive else {}
@@ -108,6 +109,7 @@ class Summary:
             "by_rule": dict(self.by_rule),
             "hidden": dict(self.hidden),
             "back_from_snooze": list(self.back),
+            "replies": [{"line": line, "done": done} for line, done in self.replies],
         }
 
 
@@ -120,6 +122,7 @@ class Digest:
     groups: tuple[Group, ...]
     summary: Summary
     findings: tuple[Finding, ...] = ()
+    answerable: bool = False  # a sent digest says how to answer it by mail
 
     def number(self, finding: Finding) -> int:
         """The finding's ``[N]`` in this digest: its place in ``findings``, from 1; what a

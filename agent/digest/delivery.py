@@ -8,6 +8,7 @@ the existing record alone.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def prepare_digest(
 ) -> Digest:
     """The digest as of ``as_of`` (a zone-aware datetime, usually App.as_of(...))."""
     result = analyse(config, store, as_of)
-    return build_digest(
+    digest = build_digest(
         result.reports,
         result.findings,
         as_of.date(),
@@ -84,6 +85,11 @@ def prepare_digest(
         result.hidden,
         result.back,
     )
+    replies = tuple((line, done) for _, line, done in store.pending_outcomes())
+    if not replies:
+        return digest
+    summary = dataclasses.replace(digest.summary, replies=replies)
+    return dataclasses.replace(digest, summary=summary)
 
 
 def deliver_digest(
@@ -108,10 +114,18 @@ def deliver_digest(
     digest = prepare_digest(config, store, as_of or now, analyse=analyse)
     if not send:
         return DeliveryResult(period, env.recipient, digest, None, recorded=False)
+    pending = [n for n, _, _ in store.pending_outcomes()]
+    digest = dataclasses.replace(digest, answerable=True)
     message = mailer.build_message(env, _subject(config, digest), _parts(config, digest), now)
     message_id = mailer.send(env, message)
     sent_at = now.astimezone(UTC)
     recorded = store.record_digest(period, message_id, env.recipient, len(digest.findings), sent_at)
+    store.mark_outcomes_reported(pending)  # this digest told the user what their reply did
+    if recorded:  # what the numbers mean, for a reply that names them
+        store.record_items(period, (
+            (n, f.rule, f.person.emails[0]) for n, f in enumerate(digest.findings, 1)
+            if f.person.emails
+        ))  # fmt: skip
     if not recorded:
         log.info("digest for period %s was already recorded; sent again on request", period)
     return DeliveryResult(period, env.recipient, digest, message_id, recorded)
@@ -124,6 +138,7 @@ def preview_digest(
     """The message `agent digest --send` would send, as text; nothing is sent or recorded."""
     env = mailer.envelope(config)
     digest = prepare_digest(config, store, as_of or now, analyse=analyse)
+    digest = dataclasses.replace(digest, answerable=True)
     message = mailer.build_message(env, _subject(config, digest), _parts(config, digest), now)
     return message.as_string()
 

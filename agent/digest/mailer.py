@@ -8,13 +8,14 @@ OperationError naming host:port and what the server said, so the CLI exits 1.
 from __future__ import annotations
 
 import logging
+import secrets as tokens
 import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from agent.config import secrets
 from agent.config.settings import Config, SmtpConfig
@@ -61,7 +62,8 @@ def build_message(
     msg["To"] = _address(env.recipient_name, env.recipient)
     msg["Subject"] = " ".join(subject.split())
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid("digest", domain=env.sender.rsplit("@", 1)[1])
+    # An unguessable token: a reply counts only when it answers a digest the agent sent.
+    msg["Message-ID"] = f"<digest.{tokens.token_urlsafe(18)}@{env.sender.rsplit('@', 1)[1]}>"
     # The agent drops auto-submitted mail when it syncs: it never counts its own digests.
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office replies to a digest

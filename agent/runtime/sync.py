@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from agent.config.settings import Config, MeConfig, SourceConfig
@@ -89,8 +90,24 @@ def sync_all(
     progress: Progress = no_progress,
     factory: Callable[[Any, Any], Any] = connector_for,
 ) -> list[SourceResult]:
-    """Sync every source (or the one named) once, in config order."""
-    return [
+    """Sync every source (or the one named) once, in config order; then apply the replies
+    to a digest that arrived with the mail."""
+    results = [
         sync_source(config, store, source, progress, factory)
         for source in source_configs(config, only)
     ]
+    if any(r.ok and r.kind in ("imap", "maildir") for r in results):
+        _replies(config, store)
+    return results
+
+
+def _replies(config: Config, store: Store) -> None:
+    from agent.runtime import replies
+
+    try:
+        applied = replies.process(config, store, datetime.now(config.me.tz))
+    except AgentError as exc:  # a reply that cannot be read is not a failed sync
+        log.warning("replies to the digest: %s", exc)
+        return
+    if applied:
+        log.info("applied %d repl%s to the digest", applied, "y" if applied == 1 else "ies")

@@ -373,6 +373,42 @@ class Store(Reads):
             result = conn.execute(s.decisions.insert().values(**row))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
+    def record_items(self, period: str, items: Iterable[tuple[int, str, str]]) -> None:
+        """What a sent digest numbered: (number, rule, person's first address)."""
+        rows = [{"period": period, "number": n, "rule": r, "person": p} for n, r, p in items]
+        with self.engine.begin() as conn:
+            conn.execute(delete(s.digest_items).where(s.digest_items.c.period == period))
+            self._insert_ignore(conn, s.digest_items, rows)
+
+    def claim_reply(self, key: str, period: str) -> bool:
+        """Mark a reply applied; False when it already was (synced from another folder)."""
+        stmt_rows = [{"key": _fit_id(key), "period": period, "applied_at": _now()}]
+        with self.engine.begin() as conn:
+            known = conn.execute(
+                select(s.digest_replies.c.key).where(s.digest_replies.c.key == _fit_id(key))
+            ).first()
+            if known is not None:
+                return False
+            self._insert_ignore(conn, s.digest_replies, stmt_rows)
+        return True
+
+    def add_outcomes(self, outcomes: Iterable[tuple[str, str | None]]) -> None:
+        rows = [{"at": _now(), "line": line[:300], "done": (done or None) and done[:300],
+                 "reported": False} for line, done in outcomes]  # fmt: skip
+        with self.engine.begin() as conn:
+            for row in rows:
+                conn.execute(s.reply_outcomes.insert().values(**row))
+
+    def mark_outcomes_reported(self, ids: Iterable[int]) -> None:
+        wanted = list(ids)
+        if not wanted:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(s.reply_outcomes).where(s.reply_outcomes.c.id.in_(wanted))
+                .values(reported=True)
+            )  # fmt: skip
+
     def undo_decision(self, decision_id: int) -> bool:
         """Take a decision back; False when there is no such (active) decision."""
         d = s.decisions.c

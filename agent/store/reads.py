@@ -169,6 +169,58 @@ class Reads:
             for r in rows
         ]  # fmt: skip
 
+    def digest_message_ids(self) -> dict[str, tuple[str, datetime]]:
+        """Message-ID (without <>) of every digest sent -> its period and when it was sent."""
+        g = s.digests.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(g.message_id, g.period, g.sent_at))
+            return {str(m).strip("<>"): (str(p), at) for m, p, at in rows if m}
+
+    def digest_items(self, period: str) -> dict[int, tuple[str, str]]:
+        """number -> (rule, person) of the digest sent for ``period``."""
+        i = s.digest_items.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(i.number, i.rule, i.person).where(i.period == period))
+            return {int(n): (str(r), str(p)) for n, r, p in rows}
+
+    def reply_candidates(
+        self, parents: set[str], senders: set[str]
+    ) -> list[tuple[str, str, str, str, str]]:
+        """Messages from ``senders`` answering one of ``parents`` (Message-IDs): (key, the
+        parent, source, folder, location), one place each."""
+        m, r, loc = s.messages.c, s.message_refs.c, s.locations.c
+        wanted = [p for p in parents if p]
+        if not wanted or not senders:
+            return []
+        by_reply = select(m.key, m.in_reply_to).where(m.in_reply_to.in_(wanted))
+        by_ref = select(r.key, r.ref).where(r.ref.in_(wanted))
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for key, parent in [*conn.execute(by_reply), *conn.execute(by_ref)]:
+                found.setdefault(str(key), str(parent))
+            if not found:
+                return []
+            mine = select(m.key).where(m.key.in_(list(found)), m.sender.in_(list(senders)))
+            keys = set(conn.execute(mine).scalars())
+            places = select(loc.key, loc.source, loc.folder, loc.location).where(
+                loc.key.in_(list(keys))
+            )
+            out: dict[str, tuple[str, str, str, str, str]] = {}
+            for key, source, folder, location in conn.execute(places):
+                out.setdefault(key, (key, found[key], source, folder, location))
+        return sorted(out.values())
+
+    def replied(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(s.digest_replies.c.key)).scalars())
+
+    def pending_outcomes(self) -> list[tuple[int, str, str | None]]:
+        """(id, line, what was done or None) of reply lines no digest has reported yet."""
+        o = s.reply_outcomes.c
+        query = select(o.id, o.line, o.done).where(o.reported.is_(False)).order_by(o.id)
+        with self.engine.connect() as conn:
+            return [(int(a), str(b), c) for a, b, c in conn.execute(query)]
+
     def decisions(self) -> list[Decision]:
         """Every decision still in force (not undone), oldest first."""
         d = s.decisions.c

@@ -228,6 +228,36 @@ decisions = Table(
     Column("undone", Boolean, nullable=False, default=False),
 )
 
+# What each sent digest numbered (schema 5): a reply's "snooze 2 3w" means this finding.
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("period", String(32), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("rule", String(64), nullable=False),
+    Column("person", String(320), nullable=False),
+)
+
+# Replies to a digest already applied (by message key): each is applied once, whichever
+# folder or account it is synced from; and what was done, for the next digest to say.
+digest_replies = Table(
+    "digest_replies",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("period", String(32), nullable=False),
+    Column("applied_at", UTCDateTime(), nullable=False),
+)
+
+reply_outcomes = Table(
+    "reply_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("line", String(300), nullable=False),
+    Column("done", String(300)),  # what was done; NULL: the line was not understood
+    Column("reported", Boolean, nullable=False, default=False),
+)
+
 
 def _v1_messages() -> Table:
     """The messages table as version 1 created it; later steps add the rest."""
@@ -248,7 +278,10 @@ def _v1_messages() -> Table:
 
 def _v1(conn: Connection) -> None:
     _v1_messages().create(conn)
-    skip = (schema_version, store_keys, messages, cards, card_emails, decisions)  # added later
+    skip = (  # tables later steps add
+        schema_version, store_keys, messages, cards, card_emails, decisions, digest_items,
+        digest_replies, reply_outcomes,
+    )  # fmt: skip
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in skip])
 
 
@@ -282,8 +315,14 @@ def _v4(conn: Connection) -> None:
     decisions.create(conn)
 
 
+def _v5(conn: Connection) -> None:
+    """Answering the digest by mail: what each digest numbered, replies applied, outcomes."""
+    for table in (digest_items, digest_replies, reply_outcomes):
+        table.create(conn)
+
+
 # Append new steps; never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -31,6 +31,8 @@ from connectors.base import Progress, no_progress
 from connectors.mail.folders import ALL_FLAG, is_sent, skip_reason
 from connectors.mail.headers import parse_headers
 from connectors.mail.imap_fetch import FETCH_ITEMS, HeaderClient, header_block, internaldate
+from connectors.mail.text import MAX_BYTES as MAX_TEXT_BYTES
+from connectors.mail.text import plain_text
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +193,19 @@ class ImapConnector:
             self.config.name, folder.name, str(folder.validity), found, cursor,
             sent=is_sent(folder.name) if kind is None else kind == "sent", all_mail=kind == "all",
         )  # fmt: skip
+
+    def message_text(self, folder: str, location: str) -> str:
+        """The text of the message with UID ``location`` in ``folder``, or "" (read-only;
+        at most MAX_TEXT_BYTES are fetched)."""
+        if not location.isdigit():
+            return ""
+        uid = int(location)
+        with self._session() as client:
+            client.select_folder(folder, readonly=True)
+            part = f"BODY.PEEK[]<0.{MAX_TEXT_BYTES}>"
+            data = client.fetch([uid], [part]).get(uid) or {}
+        raw = next((v for k, v in data.items() if k.upper().startswith(b"BODY[")), b"")
+        return plain_text(bytes(raw or b""))
 
     def _fetch(self, client: IMAPClient, folder: str, uids: list[int]) -> list[Located]:
         response = client.fetch(uids, FETCH_ITEMS)

@@ -22,6 +22,8 @@ from agent.store.database import Store
 from connectors.base import Progress, counted, no_progress
 from connectors.mail.folders import is_sent, skip_reason
 from connectors.mail.headers import parse_headers
+from connectors.mail.text import MAX_BYTES as MAX_TEXT_BYTES
+from connectors.mail.text import plain_text
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,17 @@ class MaildirConnector:
             return list(self.config.folders)
         # Every folder but Trash, Junk and Drafts: replies are filed, not only kept in Sent.
         return ["INBOX", *(f for f in self._subfolders() if skip_reason(f) is None)]
+
+    def message_text(self, folder: str, location: str) -> str:
+        """The text of the message stored at ``location`` (its base file name), or ""."""
+        for base, path in _message_files(self._dir(folder)):
+            if base == location:
+                try:
+                    with path.open("rb") as fh:
+                        return plain_text(fh.read(MAX_TEXT_BYTES))
+                except OSError:
+                    return ""
+        return ""
 
     def _dir(self, folder: str) -> Path:
         if folder.upper() == "INBOX":

@@ -48,6 +48,10 @@ DEFAULT_SUGGESTIONS = {
 FALLBACK_SUGGESTION = N_("Share something useful with {first_name}, with no request attached.")
 
 TITLE = N_("Your relationship digest — {date}")
+ANSWER = N_(
+    "Answer this mail to tell the agent what you did, one line each: “snooze 2 3w”, "
+    "“dismiss 4”, “done 1” (you were in touch), “forget 5” (not a relationship) or “merge 3 6”."
+)
 NOTHING = N_("Nothing needs your attention right now. Your relationships look well tended.")
 NOT_SYNCED = N_(
     "Nothing has been synced yet, so there is nothing to judge: run `agent sync` first."
@@ -178,6 +182,11 @@ def summary_rows(summary: Summary, _: Translate) -> list[tuple[str, str]]:
         rows.append((_("Hidden by your decisions"), shown))
     if summary.back:
         rows.append((_("Back from snooze"), ", ".join(clean(n) for n in summary.back)))
+    for line, done in summary.replies:
+        if done:
+            rows.append((_("From your reply"), f"“{clean(line)}”: {clean(done)}"))
+        else:
+            rows.append((_("Not understood"), f"“{clean(line)}”"))
     archive = summary.archive
     if archive is not None:
         rows.append(

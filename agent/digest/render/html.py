@@ -26,6 +26,9 @@ def render_html(digest: Digest, _: Translate, language: str) -> str:
         body.append(_row(f'<p style="{FONT}margin:16px 0;color:{TEXT};">'
                          f"{escape(common.nothing(digest, _))}</p>"))  # fmt: skip
     body += [_group(group, _, digest.number) for group in digest.groups]
+    if digest.answerable and digest.findings:
+        body.append(_row(f'<p style="{FONT}font-size:13px;color:{TEXT};margin:16px 0 0;">'
+                         f"{escape(_(common.ANSWER))}</p>"))  # fmt: skip
     body.append(_row(f'<p style="{FONT}font-size:12px;color:{MUTED};margin:24px 0 0;">'
                      f"{escape(_(common.FOOTER))}</p>"))  # fmt: skip
     return _document(escape(language), title, "\n".join(body))

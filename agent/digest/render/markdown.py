@@ -24,6 +24,8 @@ def render_markdown(digest: Digest, _: Translate) -> str:
         lines += ["", escape(common.nothing(digest, _))]
     for group in digest.groups:
         lines += ["", *_group(group, _, digest.number)]
+    if digest.answerable and digest.findings:
+        lines += ["", escape(_(common.ANSWER))]
     return "\n".join(lines) + "\n"
 
 

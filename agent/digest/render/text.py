@@ -21,6 +21,8 @@ def render_text(digest: Digest, _: Translate, width: int = WIDTH) -> str:
         lines += ["", *_wrap(common.nothing(digest, _), width)]
     for group in digest.groups:
         lines += ["", *_group(group, _, width, digest.number)]
+    if digest.answerable and digest.findings:
+        lines += ["", *_wrap(_(common.ANSWER), width)]
     return "\n".join(lines) + "\n"
 
 
