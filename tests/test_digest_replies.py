@@ -5,6 +5,7 @@ nothing; the next digest says what was done and what was not understood."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,12 @@ def test_a_reply_to_the_sent_digest_is_applied_once(
     mail = _digest_mail(smtp_server)
     body = mail.get_body(("plain",)).get_content()
     assert "Answer this mail" in body and "[1]" in body
+    html = mail.get_body(("html",)).get_content()
+    token_in_url = urllib.parse.quote(mail["Message-ID"], safe="")
+    assert f"in-reply-to={token_in_url}" in html  # a mailto: link answers this very digest
+    assert "body=snooze%201%202w" in html and "mailto:ana@example.org?subject=Re%3A" in html
+    assert html.count("display:inline-block") >= 12  # a year's activity strip, CSS only
+    assert "<img" not in html and "<script" not in html
     listed = json.loads(agent(config, "digest", "--as-of", DAY, "--format", "json").output)
     numbers = {(f["rule"], f["person"]["name"]): f["number"] for f in listed["findings"]}
     eve, dan = numbers[("reply-owed", "Eve Laurent")], numbers[("one-sided", "Dan Okafor")]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, tzinfo
 from typing import Any
 
-from agent.core.interactions import Coverage
+from agent.core.interactions import Coverage, Interaction
 from agent.core.person import PersonReport
 from rules.findings import SEVERITIES, Finding
 
@@ -123,6 +123,11 @@ class Digest:
     summary: Summary
     findings: tuple[Finding, ...] = ()
     answerable: bool = False  # a sent digest says how to answer it by mail
+    # Where a reply goes and what it answers: (address, Message-ID, subject); the HTML part
+    # offers mailto: links that pre-fill a reply line per finding.
+    reply_to: tuple[str, str, str] | None = None
+    # Person id -> interactions per month, the last ACTIVITY_MONTHS, oldest first (HTML strip).
+    activity: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def number(self, finding: Finding) -> int:
         """The finding's ``[N]`` in this digest: its place in ``findings``, from 1; what a
@@ -137,6 +142,27 @@ class Digest:
             "findings": [{"number": n, **f.to_json()} for n, f in enumerate(self.findings, 1)],
             "summary": self.summary.to_json(),
         }
+
+
+ACTIVITY_MONTHS = 12
+
+
+def monthly(items: Iterable[Interaction], tz: tzinfo, as_of: datetime) -> tuple[int, ...]:
+    """Interactions per calendar month (in ``tz``), the last ACTIVITY_MONTHS up to ``as_of``."""
+    end = as_of.astimezone(tz)
+    index: dict[tuple[int, int], int] = {}
+    year, month = end.year, end.month
+    for place in range(ACTIVITY_MONTHS - 1, -1, -1):
+        index[(year, month)] = place
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    counts = [0] * ACTIVITY_MONTHS
+    for i in items:
+        if i.when <= as_of:
+            local = i.when.astimezone(tz)
+            slot = index.get((local.year, local.month))
+            if slot is not None:
+                counts[slot] += 1
+    return tuple(counts)
 
 
 def build_digest(

@@ -36,6 +36,7 @@ class Analysis(NamedTuple):
     coverage: Coverage | None = None
     hidden: dict[str, int] | None = None  # findings decisions hide, by kind (snoozed, ...)
     back: Sequence[str] = ()  # names whose snooze just ended
+    activity: dict[int, tuple[int, ...]] | None = None  # person id -> per month (HTML strip)
 
 
 Analyse = Callable[[Config, Store, datetime], Analysis]
@@ -59,6 +60,7 @@ def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     # Imported on use: both import much of the agent, and the daemon imports this module.
     from agent.core.decisions import apply, back_from_snooze
     from agent.core.pipeline import load_network
+    from agent.digest.build import monthly
     from rules.engine import evaluate
     from rules.loader import load_rules
 
@@ -69,7 +71,13 @@ def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     decided = store.decisions()
     shown, hidden = apply(findings, reports, decided, as_of.date())
     back = back_from_snooze(reports, decided, as_of.date())
-    return Analysis(reports, shown, network.derived.coverage, hidden, back)
+    by_person = network.derived.by_person
+    activity = {
+        pid: monthly(by_person.get(network.canonical[pid], ()), config.me.tz, as_of)
+        for pid in {f.person.id for f in shown}
+        if pid in network.canonical
+    }
+    return Analysis(reports, shown, network.derived.coverage, hidden, back, activity)
 
 
 def prepare_digest(
@@ -85,6 +93,8 @@ def prepare_digest(
         result.hidden,
         result.back,
     )
+    if result.activity:
+        digest = dataclasses.replace(digest, activity=dict(result.activity))
     replies = tuple((line, done) for _, line, done in store.pending_outcomes())
     if not replies:
         return digest
@@ -115,8 +125,10 @@ def deliver_digest(
     if not send:
         return DeliveryResult(period, env.recipient, digest, None, recorded=False)
     pending = [n for n, _, _ in store.pending_outcomes()]
-    digest = dataclasses.replace(digest, answerable=True)
-    message = mailer.build_message(env, _subject(config, digest), _parts(config, digest), now)
+    digest, message_id = _answerable(config, env, digest)
+    message = mailer.build_message(
+        env, _subject(config, digest), _parts(config, digest), now, message_id
+    )
     message_id = mailer.send(env, message)
     sent_at = now.astimezone(UTC)
     recorded = store.record_digest(period, message_id, env.recipient, len(digest.findings), sent_at)
@@ -138,9 +150,18 @@ def preview_digest(
     """The message `agent digest --send` would send, as text; nothing is sent or recorded."""
     env = mailer.envelope(config)
     digest = prepare_digest(config, store, as_of or now, analyse=analyse)
-    digest = dataclasses.replace(digest, answerable=True)
-    message = mailer.build_message(env, _subject(config, digest), _parts(config, digest), now)
+    digest, message_id = _answerable(config, env, digest)
+    message = mailer.build_message(
+        env, _subject(config, digest), _parts(config, digest), now, message_id
+    )
     return message.as_string()
+
+
+def _answerable(config: Config, env: mailer.Envelope, digest: Digest) -> tuple[Digest, str]:
+    """The digest as mailed: it says how to answer, and knows the Message-ID it answers to."""
+    message_id = mailer.new_message_id(env)
+    reply_to = (env.sender, message_id, _subject(config, digest))
+    return dataclasses.replace(digest, answerable=True, reply_to=reply_to), message_id
 
 
 def default_period(config: Config, now: datetime) -> str:

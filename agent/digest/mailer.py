@@ -51,8 +51,17 @@ def envelope(config: Config) -> Envelope:
     return Envelope(config.smtp, sender, config.digest.to, " ".join(config.me.name.split()))
 
 
+def new_message_id(env: Envelope) -> str:
+    """An unguessable Message-ID: a reply counts only when it answers a digest the agent sent."""
+    return f"<digest.{tokens.token_urlsafe(18)}@{env.sender.rsplit('@', 1)[1]}>"
+
+
 def build_message(
-    env: Envelope, subject: str, parts: list[tuple[str, str]], now: datetime
+    env: Envelope,
+    subject: str,
+    parts: list[tuple[str, str]],
+    now: datetime,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message; ``parts`` are (subtype, body), least preferred first
     (RFC 2046: clients show the last part they can display)."""
@@ -62,8 +71,7 @@ def build_message(
     msg["To"] = _address(env.recipient_name, env.recipient)
     msg["Subject"] = " ".join(subject.split())
     msg["Date"] = format_datetime(now)
-    # An unguessable token: a reply counts only when it answers a digest the agent sent.
-    msg["Message-ID"] = f"<digest.{tokens.token_urlsafe(18)}@{env.sender.rsplit('@', 1)[1]}>"
+    msg["Message-ID"] = message_id or new_message_id(env)
     # The agent drops auto-submitted mail when it syncs: it never counts its own digests.
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office replies to a digest

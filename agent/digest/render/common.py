@@ -6,7 +6,9 @@ Every user-visible string here is marked with N_ and translated at render time, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from agent.digest.build import Digest, Group, Summary
@@ -87,6 +89,7 @@ class Item:
     suggestion: str
     also: tuple[tuple[str, str], ...] = ()  # (label, message) of the person's other findings
     number: int = 0  # the finding's [N] in this digest (Digest.number)
+    activity: tuple[int, ...] = ()  # interactions per month, oldest first (Digest.activity)
 
 
 def title(digest: Digest, _: Translate) -> str:
@@ -110,16 +113,35 @@ def explanation(group: Group, _: Translate) -> str:
 
 Numbering = Callable[[Finding], int]
 
+# What a mailto: link per finding pre-fills, in the reply's own words (agent/core/replies.py).
+ACTIONS = (("done", N_("done")), ("snooze {n} 2w", N_("snooze 2 weeks")),
+           ("dismiss", N_("dismiss")), ("forget", N_("not a relationship")))  # fmt: skip
+
+
+def mailto(reply_to: tuple[str, str, str], line: str) -> str:
+    """A mailto: URL that opens a reply to the digest with ``line`` as its body."""
+    address, message_id, subject = reply_to
+    query = urllib.parse.urlencode(
+        {"subject": f"Re: {subject}", "in-reply-to": message_id, "body": line + "\n"},
+        quote_via=urllib.parse.quote,
+    )
+    return f"mailto:{urllib.parse.quote(address, safe='@')}?{query}"
+
 
 def shown(
     group: Group,
     _: Translate,
     limit: int = MAX_PER_GROUP,
     number: Callable[[Finding], int] = lambda f: 0,
+    activity: Mapping[int, tuple[int, ...]] | None = None,
 ) -> tuple[list[Item], str]:
     """The group's first ``limit`` entries, and a line saying how many more there are ("");
     ``number`` gives each finding its [N] (Digest.number)."""
-    items = [entry(f, also, _, number(f)) for f, also in group.entries[:limit]]
+    items = [
+        dataclasses.replace(entry(f, also, _, number(f)),
+                            activity=(activity or {}).get(f.person.id, ()))
+        for f, also in group.entries[:limit]
+    ]  # fmt: skip
     hidden = len(group.findings) - len(items)
     return items, _(MORE).format(count=hidden) if hidden > 0 else ""
 

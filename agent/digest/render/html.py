@@ -7,6 +7,7 @@ resources. Every text value is escaped: names, addresses and messages come from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from agent.digest.build import Digest, Group
@@ -25,7 +26,8 @@ def render_html(digest: Digest, _: Translate, language: str) -> str:
     if not digest.groups:
         body.append(_row(f'<p style="{FONT}margin:16px 0;color:{TEXT};">'
                          f"{escape(common.nothing(digest, _))}</p>"))  # fmt: skip
-    body += [_group(group, _, digest.number) for group in digest.groups]
+    links = _links(digest, _)
+    body += [_group(group, _, digest, links) for group in digest.groups]
     if digest.answerable and digest.findings:
         body.append(_row(f'<p style="{FONT}font-size:13px;color:{TEXT};margin:16px 0 0;">'
                          f"{escape(_(common.ANSWER))}</p>"))  # fmt: skip
@@ -78,15 +80,15 @@ def _summary(digest: Digest, _: Translate) -> str:
     return _row(heading + table)
 
 
-def _group(group: Group, _: Translate, number: common.Numbering) -> str:
+def _group(group: Group, _: Translate, digest: Digest, links: Callable[[int], str]) -> str:
     parts = [f'<h2 style="{FONT}font-size:18px;color:{TEXT};margin:28px 0 4px;">'
              f"{escape(common.heading(group, _))} ({len(group.findings)})</h2>"]  # fmt: skip
     explanation = common.explanation(group, _)
     if explanation:
         parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:0 0 8px;">'
                      f"{escape(explanation)}</p>")  # fmt: skip
-    items, more = common.shown(group, _, number=number)
-    parts += [_item(entry, _) for entry in items]
+    items, more = common.shown(group, _, number=digest.number, activity=digest.activity)
+    parts += [_item(entry, _, links(entry.number)) for entry in items]
     if more:
         parts.append(f'<p style="{FONT}font-size:13px;color:{MUTED};margin:8px 0;">'
                      f"{escape(more)}</p>")  # fmt: skip
@@ -99,7 +101,44 @@ def _number(item: common.Item) -> str:
     return f'<span style="font-weight:normal;color:{MUTED};">[{item.number}]</span> '
 
 
-def _item(item: common.Item, _: Translate) -> str:
+STRIP_HEIGHT = 14  # pixels for the busiest month
+
+
+def _strip(counts: tuple[int, ...]) -> str:
+    """The last year's contact, month by month, as bars drawn with CSS only: mail clients
+    block images and scripts. Empty when there is nothing to draw."""
+    top = max(counts, default=0)
+    if not top:
+        return ""
+    bars = "".join(
+        '<span style="display:inline-block;width:5px;margin-right:1px;vertical-align:bottom;'
+        f"height:{max(1, round(c / top * STRIP_HEIGHT))}px;"
+        f'background:{"#7a9cc6" if c else "#e4e4e4"};"></span>'
+        for c in counts
+    )
+    return f'<div style="height:{STRIP_HEIGHT}px;line-height:0;margin:3px 0;">{bars}</div>'
+
+
+def _links(digest: Digest, _: Translate) -> Callable[[int], str]:
+    """The answer links under a numbered finding, when the digest is mailed."""
+    reply_to = digest.reply_to
+    if reply_to is None:
+        return lambda n: ""
+
+    def links(number: int) -> str:
+        if not number:
+            return ""
+        shown = []
+        for line, label in common.ACTIONS:
+            text = f"{line.split()[0]} {number} {' '.join(line.split()[2:])}".strip()
+            url = escape(common.mailto(reply_to, text))
+            shown.append(f'<a href="{url}" style="color:{MUTED};">{escape(_(label))}</a>')
+        return f'<div style="font-size:12px;margin-top:2px;">{" · ".join(shown)}</div>'
+
+    return links
+
+
+def _item(item: common.Item, _: Translate, links: str = "") -> str:
     color = COLORS[item.severity]
     email = ""
     if item.email and item.email != item.name:
@@ -112,10 +151,11 @@ def _item(item: common.Item, _: Translate) -> str:
         f'font-size:14px;color:{TEXT};">'
         f'<div style="font-weight:bold;">{_number(item)}{escape(item.name)}{email}'
         f' <span style="font-weight:normal;font-size:12px;color:{color};">{severity}</span></div>'
+        f"{_strip(item.activity)}"
         f'<div style="margin:2px 0;">{escape(item.message)}</div>'
         f'<div style="color:#1d6f42;">&rarr; {escape(item.suggestion)}</div>'
         f"{''.join(_also(label, message) for label, message in item.also)}"
-        "</td></tr></table>"
+        f"{links}</td></tr></table>"
     )
 
 
