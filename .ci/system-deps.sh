@@ -7,11 +7,27 @@ need=()
 command -v /usr/sbin/dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v groff >/dev/null 2>&1 || need+=(groff-base)  # renders the man page in a test
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+# Courier-IMAP conflicts with dovecot-imapd: unpacked under /opt/courier-imap, never installed.
+COURIER=/opt/courier-imap
+courier=()
+[ -x "$COURIER/usr/bin/imapd" ] || courier=(courier-imap courier-base courier-authlib
+  libcourier-unicode4 libgamin0 gamin libidn12)
+if [ ${#need[@]} -eq 0 ] && [ ${#courier[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "installing ${need[*]} from Debian's packages" >&2
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# policy-rc.d keeps the packages from starting system-wide daemons; the tests start their own.
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} from Debian's packages" >&2
+  $SUDO apt-get update -qq
+  # policy-rc.d keeps the packages from starting system-wide daemons; the tests start their own.
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ ${#courier[@]} -gt 0 ]; then
+  echo "unpacking ${courier[*]} into $COURIER" >&2
+  work="$(mktemp -d)"
+  [ ${#need[@]} -gt 0 ] || $SUDO apt-get update -qq
+  (cd "$work" && chmod 777 . && apt-get download -qq "${courier[@]}" >/dev/null 2>&1)
+  $SUDO mkdir -p "$COURIER"
+  for deb in "$work"/*.deb; do $SUDO dpkg -x "$deb" "$COURIER"; done
+  rm -rf "$work"
+fi

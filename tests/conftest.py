@@ -1,6 +1,7 @@
 """Fixtures for real servers live in tests/servers/; each module is a pytest plugin."""
 
 pytest_plugins = [
+    "tests.servers.courier",
     "tests.servers.dovecot",
     "tests.servers.postgres",
     "tests.servers.radicale",

@@ -242,7 +242,8 @@ class ImapConnector:
         try:
             if self.config.security == "starttls":
                 self._starttls(client)
-            self._login(client, secret)
+            if not _preauthenticated(client):
+                self._login(client, secret)
             # Aware INTERNALDATEs: naive local times would later be read as UTC.
             client.normalise_times = False
             yield client
@@ -327,6 +328,13 @@ def _new_uids(client: IMAPClient, last_uid: int) -> list[int]:
     # "UID n:*" always matches the highest UID, even when that is below n: filter.
     found = client.search(["UID", f"{last_uid + 1}:*"])
     return sorted(uid for uid in found if uid > last_uid)
+
+
+def _preauthenticated(client: IMAPClient) -> bool:
+    """The server greeted with PREAUTH (RFC 3501 7.1.4): it knows who we are already, as an
+    IMAP server behind an authenticating tunnel or proxy does; a LOGIN now would be refused."""
+    welcome = getattr(client, "welcome", b"") or b""
+    return bytes(welcome).upper().startswith(b"* PREAUTH")
 
 
 def _server_text(exc: BaseException) -> str:
