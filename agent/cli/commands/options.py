@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -76,6 +77,17 @@ def as_of_option(func: Any) -> Any:
         help="Evaluate as of the end of this day (YYYY-MM-DD, today, yesterday, -7d), "
         "for reproducible results.",
     )(func)
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def format_option(human: str, help: str) -> Callable[[Command], Command]:
+    """``--format HUMAN|json``: every command that prints data offers JSON for scripts."""
+    return click.option(
+        "--format", "fmt", type=click.Choice([human, "json"]), default=human, show_default=True,
+        help=help,
+    )  # fmt: skip
 
 
 def as_date(value: date | datetime | None) -> date | None:

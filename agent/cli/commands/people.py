@@ -8,7 +8,7 @@ from datetime import date
 import click
 
 from agent.cli.app import App
-from agent.cli.commands.options import as_date, as_of_option
+from agent.cli.commands.options import as_date, as_of_option, format_option
 from agent.cli.views import SORTS, find_person, people_table, person_view, sort_people
 from agent.core.person import PersonReport
 from agent.core.pipeline import Network, load_network, load_reports
@@ -19,14 +19,7 @@ from agent.safe_text import for_terminal, json_for_terminal
 
 @click.command()
 @as_of_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table that fits the terminal, or JSON with every metric.",
-)
+@format_option("table", "A table that fits the terminal, or JSON with every metric.")
 @click.option("--sort", "sort", type=click.Choice(sorted(SORTS)), default=None,
               help="Order: last (contact; the table's default), name, silent, sent, "
               "received, owed.")  # fmt: skip
@@ -55,14 +48,7 @@ def people(
 @click.command()
 @click.argument("query")
 @as_of_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Text to read, or JSON with history, metrics and rules.",
-)
+@format_option("text", "Text to read, or JSON with history, metrics and rules.")
 @click.pass_obj
 def person(app: App, query: str, as_of: date | None, fmt: str) -> None:
     """One person (id, address or part of the name): history, metrics, which rules fire and why."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from agent.cli.app import App
+from agent.cli.commands.options import format_option
 from agent.cli.textwidth import pad, terminal_columns, width, wrap
 from agent.core.metrics import markdown_table
 
@@ -36,14 +37,7 @@ def check(app: App, file: Path | None) -> None:
 
 
 @rules.command("list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table, or JSON with each rule's expression and texts.",
-)
+@format_option("table", "A table, or JSON with each rule's expression and texts.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show settings and the metrics.")
 @click.pass_obj
 def list_rules(app: App, fmt: str, verbose: bool) -> None:

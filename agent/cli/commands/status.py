@@ -8,19 +8,13 @@ from datetime import datetime
 import click
 
 from agent.cli.app import App
+from agent.cli.commands.options import format_option
 from agent.runtime.status import build_status, render_table
 from agent.safe_text import for_terminal, json_for_terminal
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table, or JSON for scripts and monitoring.",
-)
+@format_option("table", "A table, or JSON for scripts and monitoring.")
 @click.pass_obj
 def status(app: App, fmt: str) -> None:
     """Last sync per source (when, how many new, last error), last and next digest."""
