@@ -12,7 +12,19 @@ COURIER=/opt/courier-imap
 courier=()
 [ -x "$COURIER/usr/bin/imapd" ] || courier=(courier-imap courier-base courier-authlib
   libcourier-unicode4 libgamin0 gamin libidn12)
-if [ ${#need[@]} -eq 0 ] && [ ${#courier[@]} -eq 0 ]; then exit 0; fi
+# Cyrus IMAP likewise, under /opt/cyrus-imapd, with the libraries this machine lacks; its
+# master process runs services as the system user "cyrus".
+CYRUS=/opt/cyrus-imapd
+cyrus=()
+if [ ! -x "$CYRUS/usr/lib/cyrus/bin/master" ]; then
+  cyrus=(cyrus-imapd cyrus-common)
+  for lib in libxapian30 libpcre3 libical3 libzephyr4 libclamav12 libjansson4 libwrap0 \
+             libpq5 libicu72 libsasl2-2 libsasl2-modules; do
+    dpkg -s "$lib" >/dev/null 2>&1 || cyrus+=("$lib")
+  done
+fi
+if [ ${#need[@]} -eq 0 ] && [ ${#courier[@]} -eq 0 ] && [ ${#cyrus[@]} -eq 0 ] \
+   && id cyrus >/dev/null 2>&1; then exit 0; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -31,3 +43,12 @@ if [ ${#courier[@]} -gt 0 ]; then
   for deb in "$work"/*.deb; do $SUDO dpkg -x "$deb" "$COURIER"; done
   rm -rf "$work"
 fi
+if [ ${#cyrus[@]} -gt 0 ]; then
+  echo "unpacking ${cyrus[*]} into $CYRUS" >&2
+  work="$(mktemp -d)"
+  (cd "$work" && chmod 777 . && apt-get download -qq "${cyrus[@]}" >/dev/null 2>&1)
+  $SUDO mkdir -p "$CYRUS"
+  for deb in "$work"/*.deb; do $SUDO dpkg -x "$deb" "$CYRUS"; done
+  rm -rf "$work"
+fi
+id cyrus >/dev/null 2>&1 || $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin cyrus

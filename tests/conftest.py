@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.servers.courier",
+    "tests.servers.cyrus",
     "tests.servers.dovecot",
     "tests.servers.postgres",
     "tests.servers.radicale",
