@@ -38,6 +38,7 @@ if [ ${#courier[@]} -gt 0 ]; then
   echo "unpacking ${courier[*]} into $COURIER" >&2
   work="$(mktemp -d)"
   [ ${#need[@]} -gt 0 ] || $SUDO apt-get update -qq
+  updated=1
   (cd "$work" && chmod 777 . && apt-get download -qq "${courier[@]}" >/dev/null 2>&1)
   $SUDO mkdir -p "$COURIER"
   for deb in "$work"/*.deb; do $SUDO dpkg -x "$deb" "$COURIER"; done
@@ -45,6 +46,7 @@ if [ ${#courier[@]} -gt 0 ]; then
 fi
 if [ ${#cyrus[@]} -gt 0 ]; then
   echo "unpacking ${cyrus[*]} into $CYRUS" >&2
+  [ ${#need[@]} -gt 0 ] || [ -n "${updated:-}" ] || $SUDO apt-get update -qq
   work="$(mktemp -d)"
   (cd "$work" && chmod 777 . && apt-get download -qq "${cyrus[@]}" >/dev/null 2>&1)
   $SUDO mkdir -p "$CYRUS"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
@@ -35,8 +36,24 @@ def interrupted(exc: BaseException) -> int:
     return EXIT_SIGTERM if terminated else EXIT_SIGINT
 
 
+def _unraisable(hook: Any) -> None:
+    """A signal that lands in a finaliser or an import-lock callback can only be printed and
+    dropped by Python ("Exception ignored in ..." and a traceback), and the command would go
+    on as if the user had not asked it to stop. Send the signal again instead: it is raised
+    in ordinary code a moment later, and ends in the usual one line and exit code."""
+    if isinstance(hook.exc_value, KeyboardInterrupt):
+        terminated = isinstance(hook.exc_value, Terminated)
+        signal.raise_signal(signal.SIGTERM if terminated else signal.SIGINT)
+        return
+    _default_unraisable(hook)
+
+
+_default_unraisable = sys.unraisablehook
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.unraisablehook = _unraisable
     try:
         import click
 

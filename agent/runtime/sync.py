@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.config.settings import Config, MeConfig, SourceConfig
 from agent.errors import AgentError, UserError
+from agent.runtime import replies
 from agent.store.database import Store
 from connectors import connector_for
 from connectors.base import Connector, Progress, no_progress
@@ -102,8 +103,6 @@ def sync_all(
 
 
 def _replies(config: Config, store: Store) -> None:
-    from agent.runtime import replies
-
     try:
         applied = replies.process(config, store, datetime.now(config.me.tz))
     except AgentError as exc:  # a reply that cannot be read is not a failed sync
