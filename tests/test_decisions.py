@@ -168,3 +168,18 @@ def test_a_snooze_that_ended_is_mentioned_in_the_next_digest(sample: Path, tmp_p
     assert "Back from snooze" in ok(sample, "digest", "--as-of", DAY)
     later = json.loads(ok(sample, "digest", "--as-of", "2026-12-01", "--format", "json"))
     assert later["summary"]["back_from_snooze"] == []  # mentioned once: a week later it is not
+
+
+def test_a_broken_or_unwritable_decisions_file_is_exit_2_and_imports_nothing(
+    sample: Path, tmp_path: Path
+) -> None:
+    for name, content in (("latin.json", "caf\xe9".encode("latin-1")), ("bad.json", b"{["),
+                          ("bad.toml", b"decisions = 3")):  # fmt: skip
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = run(sample, "decisions", "--import", str(path))
+        assert result.exit_code == 2 and f"{name}: " in result.output, result.output
+        assert "Traceback" not in result.output
+    result = run(sample, "decisions", "--export", str(tmp_path / "no" / "such" / "dir.json"))
+    assert result.exit_code == 2 and "cannot write" in result.output
+    assert ok(sample, "decisions").strip() == "no decisions yet"

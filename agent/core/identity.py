@@ -66,6 +66,9 @@ class Identity:
             if other != target:
                 self._redirect[other] = target
                 self._canonical.setdefault(other, target)
+        self._merged_into: dict[str, list[str]] = {}  # target -> addresses merged into it
+        for other, target in self._redirect.items():
+            self._merged_into.setdefault(target, []).append(other)
         self._forgotten = frozenset(self._decided.forgotten)
         # Address book cards, after [[people]] (which wins) and before names from mail.
         self._cards: dict[str, list[Card]] = {}
@@ -176,7 +179,7 @@ class Identity:
             return None
         emails = (
             *(e for card in cards for e in card.emails if self._canonical.get(e) == canonical),
-            *(other for other, into in self._redirect.items() if into == canonical),
+            *self._merged_into.get(canonical, ()),
         )
         removed = d.untags.get(canonical, set())
         tags = tuple(t for t in dict.fromkeys((*(person.tags if person else ()),

@@ -32,6 +32,7 @@ class Network:
     derived: Derived
     canonical: dict[int, str]  # person id -> canonical key in derived.by_person
     identity: Identity
+    decisions: Sequence[Decision] = ()  # the user's decisions in force, as read for this
 
 
 def load_reports(config: Config, store: Store, as_of: datetime) -> list[PersonReport]:
@@ -47,7 +48,7 @@ def load_network(config: Config, store: Store, as_of: datetime) -> Network:
     meetings = [*load_meetings(store, as_of), *logged]
     derived = derive(load_messages(store, as_of), meetings, identity)
     reports, canonical = build_reports(config, identity, derived, store, as_of)
-    return Network(reports, derived, canonical, identity)
+    return Network(reports, derived, canonical, identity, decided)
 
 
 def make_identity(

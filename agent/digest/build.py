@@ -7,6 +7,7 @@ sending in agent/digest/mailer.py and agent/digest/delivery.py.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -132,8 +133,11 @@ class Digest:
     def number(self, finding: Finding) -> int:
         """The finding's ``[N]`` in this digest: its place in ``findings``, from 1; what a
         reply to the digest names it by."""
-        key = (finding.rule, finding.person.id)
-        return next((n for n, f in enumerate(self.findings, 1) if (f.rule, f.person.id) == key), 0)
+        return self._numbers.get((finding.rule, finding.person.id), 0)
+
+    @functools.cached_property
+    def _numbers(self) -> dict[tuple[str, int], int]:
+        return {(f.rule, f.person.id): n for n, f in enumerate(self.findings, 1)}
 
     def to_json(self) -> dict[str, Any]:
         """The `agent digest --format json` document (DESIGN.md)."""

@@ -68,7 +68,7 @@ def analyse(config: Config, store: Store, as_of: datetime) -> Analysis:
     network = load_network(config, store, as_of)
     reports = network.reports
     findings = evaluate(ruleset, reports, translate=translator(config.me.language))
-    decided = store.decisions()
+    decided = network.decisions
     shown, hidden = apply(findings, reports, decided, as_of.date())
     back = back_from_snooze(reports, decided, as_of.date())
     by_person = network.derived.by_person

@@ -395,9 +395,9 @@ class Store(Reads):
     def add_outcomes(self, outcomes: Iterable[tuple[str, str | None]]) -> None:
         rows = [{"at": _now(), "line": line[:300], "done": (done or None) and done[:300],
                  "reported": False} for line, done in outcomes]  # fmt: skip
-        with self.engine.begin() as conn:
-            for row in rows:
-                conn.execute(s.reply_outcomes.insert().values(**row))
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(s.reply_outcomes.insert(), rows)
 
     def mark_outcomes_reported(self, ids: Iterable[int]) -> None:
         wanted = list(ids)

@@ -55,6 +55,7 @@ class CarddavConnector:
         self._origin = (parts.scheme, parts.netloc.rpartition("@")[2].lower())
         self._url = urllib.parse.urlunsplit(parts._replace(netloc=self._origin[1]))
         self._auth = self._authorization(parts)
+        self._built: urllib.request.OpenerDirector | None = None
 
     def check(self) -> str:
         books = self._books()
@@ -117,18 +118,16 @@ class CarddavConnector:
             "</c:addressbook-multiget>"
         )
         root = self._request(book, "REPORT", body, depth="1")
-        cards: list[Card] = []
-        groups: dict[str, list[str]] = {}
-        for response in root.findall("d:response", _NS):
-            data = response.findtext("d:propstat/d:prop/c:address-data", "", _NS)
-            href = response.findtext("d:href", "", _NS)
-            parsed = vcard.parse(data.encode("utf-8"), f"{self.where} {href}")
-            for warning in parsed.warnings:
-                log.warning("%s", warning)
-            cards.extend(parsed.cards)
-            for name, members in parsed.groups.items():
-                groups.setdefault(name, []).extend(members)
-        return vcard.with_groups(cards, groups)
+        parsed = vcard.read_all(
+            (
+                response.findtext("d:propstat/d:prop/c:address-data", "", _NS).encode("utf-8"),
+                f"{self.where} {response.findtext('d:href', '', _NS)}",
+            )
+            for response in root.findall("d:response", _NS)
+        )
+        for warning in parsed.warnings:
+            log.warning("%s", warning)
+        return parsed.cards
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -154,11 +153,8 @@ class CarddavConnector:
         if self._auth:
             headers["Authorization"] = self._auth
         request = urllib.request.Request(url, body.encode(), headers, method=method)
-        context = net.tls_context(f"address_books.{self.config.name}", self.config.ca_file)
-        handlers = [urllib.request.HTTPSHandler(context=context)]
-        opener = urllib.request.build_opener(*handlers)
         try:
-            with opener.open(request, timeout=self.config.timeout) as resp:
+            with self._opener().open(request, timeout=self.config.timeout) as resp:
                 raw = resp.read(MAX_RESPONSE + 1)
         except urllib.error.HTTPError as exc:
             raise OperationError(_http_error(self.where, exc)) from None
@@ -171,6 +167,13 @@ class CarddavConnector:
             return ET.fromstring(raw)
         except ET.ParseError as exc:
             raise OperationError(f"{self.where}: the server's answer is not XML ({exc})") from None
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        """One verifying TLS context for every request of this connector."""
+        if self._built is None:
+            context = net.tls_context(f"address_books.{self.config.name}", self.config.ca_file)
+            self._built = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        return self._built
 
     def _authorization(self, parts: urllib.parse.SplitResult) -> str:
         user = self.config.username or urllib.parse.unquote(parts.username or "")

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import quopri
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import vobject
@@ -75,6 +76,20 @@ def parse(raw: bytes, where: str) -> Parsed:
     read = sum(1 for _ in _CARD.finditer(text))
     if begun > read:
         out.warnings.append(f"{where}: {begun - read} card(s) without END:VCARD skipped")
+    return out
+
+
+def read_all(sources: Iterable[tuple[bytes, str]]) -> Parsed:
+    """Every card of an address book given as (raw, where) pieces: files of a vdir, CardDAV
+    resources. Group cards anywhere in the book tag their members wherever they are."""
+    out = Parsed()
+    for raw, where in sources:
+        parsed = parse(raw, where)
+        out.cards.extend(parsed.cards)
+        out.warnings.extend(parsed.warnings)
+        for name, members in parsed.groups.items():
+            out.groups.setdefault(name, []).extend(members)
+    out.cards = with_groups(out.cards, out.groups)
     return out
 
 

@@ -5,6 +5,7 @@ never read again."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -60,22 +61,19 @@ class VcardConnector:
         return [p for p in found if p.is_file()]
 
     def _read(self, files: list[Path]) -> list[Card]:
-        cards: list[Card] = []
-        groups: dict[str, list[str]] = {}
-        for path in files:
-            try:
-                with path.open("rb") as fh:
-                    raw = fh.read(MAX_FILE_BYTES)
-            except OSError as exc:
-                log.warning("%s: cannot read (%s); skipped", path, exc.strerror)
-                continue
-            parsed = vcard.parse(raw, str(path))
-            for warning in parsed.warnings:
-                log.warning("%s", warning)
-            cards.extend(parsed.cards)
-            for name, members in parsed.groups.items():
-                groups.setdefault(name, []).extend(members)
-        return vcard.with_groups(cards, groups)
+        parsed = vcard.read_all(_contents(files))
+        for warning in parsed.warnings:
+            log.warning("%s", warning)
+        return parsed.cards
+
+
+def _contents(files: list[Path]) -> Iterator[tuple[bytes, str]]:
+    for path in files:
+        try:
+            with path.open("rb") as fh:
+                yield fh.read(MAX_FILE_BYTES), str(path)
+        except OSError as exc:
+            log.warning("%s: cannot read (%s); skipped", path, exc.strerror)
 
 
 def _stamp(path: Path) -> list[Any]:

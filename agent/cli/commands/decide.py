@@ -192,7 +192,10 @@ def decisions(
     rows = [_json(d) for d in store.decisions()]
     text = json.dumps(rows, indent=2, ensure_ascii=False)
     if export is not None:
-        export.write_text(text + "\n", encoding="utf-8")
+        try:
+            export.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {export}: {exc.strerror}") from None
         click.echo(f"wrote {len(rows)} decisions to {export}")
     elif fmt == "json":
         click.echo(json_for_terminal(text))
@@ -220,11 +223,13 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 def _read(path: Path) -> list[Decision]:
     """Decisions from an export (JSON) or a hand-written TOML file ([[decisions]] tables)."""
-    text = path.read_text(encoding="utf-8")
     try:
+        text = path.read_text(encoding="utf-8")
         data: Any = tomllib.loads(text)["decisions"] if path.suffix == ".toml" else json.loads(text)
-    except (ValueError, KeyError) as exc:
-        raise UserError(f"{path}: not a decisions file ({exc})") from None
+    except (ValueError, KeyError, TypeError) as exc:  # not UTF-8, not JSON or TOML, no list
+        raise UserError(f"{path}: not a decisions file ({exc})"[:300]) from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(data, list):
         raise UserError(f"{path}: expected a list of decisions")
     return [_decision(path, n, item) for n, item in enumerate(data, 1)]
